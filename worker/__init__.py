@@ -1,0 +1,1 @@
+"""The mosaic-helpdesk worker: mailbox -> parser -> store -> replies."""
