@@ -1,0 +1,284 @@
+"""The store: SQLModel tables (messages, tickets, links, outbox, mailbox state, events) + queries.
+
+The schema is owned by Alembic (worker/migrations); `open_store` never creates tables itself.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+log = logging.getLogger(__name__)
+
+# ticket statuses, from the catalogue's Outcomes table
+STATUS_FOR_ACTION = {"ack": "ready", "request_details": "awaiting_details",
+                     "redirect": "redirected", "ignore": "ignored", "triage": "triage"}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite keeps no offset, so we add UTC back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware one")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def _utc(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class StoredMessage(SQLModel, table=True):
+    """One inbound message as received: raw bytes kept for re-parsing and replay."""
+
+    __tablename__ = "messages"
+    id: int | None = Field(default=None, primary_key=True)
+    message_key: str = Field(unique=True, max_length=255)  # Message-ID, else sha256:<hex of raw>
+    message_id: str | None = Field(default=None, index=True, max_length=998)
+    raw_sha256: str = Field(index=True, max_length=64)
+    raw: bytes = Field(sa_type=LargeBinary)
+    mailbox: str = Field(max_length=100)
+    folder: str = Field(max_length=255)
+    uidvalidity: int | None = None
+    uid: int | None = None
+    subject: str | None = Field(default=None, sa_type=Text)
+    sender_email: str | None = Field(default=None, index=True, max_length=320)
+    sent_date: datetime | None = _utc(default=None)
+    received_at: datetime = _utc()
+    in_reply_to: str | None = Field(default=None, max_length=998)
+    reference_ids: list[str] = Field(default_factory=list, sa_type=JSON)  # References header
+    screen: str | None = Field(default=None, max_length=20)
+    parse_error: str | None = Field(default=None, sa_type=Text)
+    # body text with NHS / National Insurance numbers masked; the request part only too
+    masked_text: str | None = Field(default=None, sa_type=Text)
+    masked_request_text: str | None = Field(default=None, sa_type=Text)
+
+
+class Ticket(SQLModel, table=True):
+    """One request found in a message; later messages of the conversation join it."""
+
+    __tablename__ = "tickets"
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str | None = Field(default=None, unique=True, max_length=40)
+    type: str = Field(index=True, max_length=40)
+    action: str = Field(max_length=20)
+    status: str = Field(index=True, max_length=20)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # current (staff may edit)
+    parsed_fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)  # parser's own
+    edited_fields: list[str] = Field(default_factory=list, sa_type=JSON)  # names staff changed
+    missing: list[str] = Field(default_factory=list, sa_type=JSON)
+    cues: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    notes: list[str] = Field(default_factory=list, sa_type=JSON)
+    confidence: float = 0.0
+    subject: str | None = Field(default=None, sa_type=Text)
+    requester_email: str | None = Field(default=None, index=True, max_length=320)
+    requester_name: str | None = Field(default=None, max_length=255)
+    requester_team: str | None = Field(default=None, max_length=255)
+    requester_phone: str | None = Field(default=None, max_length=64)
+    sensitive: bool = False
+    sensitive_kinds: list[str] = Field(default_factory=list, sa_type=JSON)
+    assignee: str | None = Field(default=None, max_length=255)
+    last_reply_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class TicketMessage(SQLModel, table=True):
+    """The conversation: which messages belong to which ticket (a message may hold several)."""
+
+    __tablename__ = "ticket_messages"
+    ticket_id: int = Field(foreign_key="tickets.id", primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", primary_key=True, index=True)
+    role: str = Field(max_length=20)  # request | follow_up
+    created_at: datetime = _utc()
+
+
+class OutboxItem(SQLModel, table=True):
+    """A fully rendered reply; resending after a crash reuses these exact bytes."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    message_id: str = Field(unique=True, max_length=255)  # our Message-ID
+    kind: str = Field(max_length=40)
+    sender: str = Field(max_length=320)
+    recipient: str = Field(index=True, max_length=320)  # lower-cased, for the per-sender cap
+    recipients: list[str] = Field(default_factory=list, sa_type=JSON)
+    data: bytes = Field(sa_type=LargeBinary)
+    status: str = Field(max_length=20)  # pending | sending | sent | failed | held
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    claimed_at: datetime | None = _utc(default=None)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(default=None)
+    appended_sent: bool = False
+
+
+class MailboxState(SQLModel, table=True):
+    """Per mailbox folder: UIDVALIDITY and the last UID stored, and how the last poll went."""
+
+    __tablename__ = "mailbox_state"
+    mailbox: str = Field(primary_key=True, max_length=100)
+    folder: str = Field(primary_key=True, max_length=255)
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_poll_at: datetime | None = _utc(default=None)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    last_error_at: datetime | None = _utc(default=None)
+
+
+class TicketEvent(SQLModel, table=True):
+    """Append-only history of a ticket for staff: created, follow-up, reply queued/sent/failed."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="tickets.id", index=True)
+    kind: str = Field(max_length=40)
+    actor: str = Field(default="worker", max_length=100)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = _utc()
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint, far fewer fsyncs
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """One engine (connection pool) per process; SQLite gets WAL and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """The database behind the worker: sessions and the queries the worker and CLI need."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+
+# -- queries (all take a session: the caller owns the transaction) --------------------------
+
+def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
+    keys = list(set(keys))
+    if not keys:
+        return set()
+    rows = session.exec(select(StoredMessage.message_key)
+                        .where(StoredMessage.message_key.in_(keys)))  # type: ignore[union-attr]
+    return set(rows)
+
+
+def folder_state(session: Session, mailbox: str, folder: str) -> MailboxState | None:
+    return session.get(MailboxState, (mailbox, folder))
+
+
+def advance_last_uid(session: Session, mailbox: str, folder: str, uidvalidity: int,
+                     uid: int) -> None:
+    """Raise last_uid to `uid` (never lower it: a racing worker may be ahead)."""
+    session.execute(text(
+        "UPDATE mailbox_state SET last_uid = CASE WHEN last_uid < :uid OR uidvalidity IS NULL "
+        "OR uidvalidity <> :v THEN :uid ELSE last_uid END, uidvalidity = :v "
+        "WHERE mailbox = :m AND folder = :f"), {"uid": uid, "v": uidvalidity, "m": mailbox,
+                                                 "f": folder})
+
+
+def ticket_by_reference(session: Session, reference: str) -> Ticket | None:
+    return session.exec(select(Ticket).where(Ticket.reference == reference.upper())).first()
+
+
+def tickets_of_message_ids(session: Session, message_ids: Iterable[str]) -> list[Ticket]:
+    """Tickets owning any of these Message-IDs: an inbound message of theirs or a reply of ours."""
+    ids = [m for m in dict.fromkeys(message_ids) if m]
+    if not ids:
+        return []
+    inbound = (select(TicketMessage.ticket_id).join(StoredMessage)
+               .where(StoredMessage.message_id.in_(ids)))  # type: ignore[union-attr]
+    ours = select(OutboxItem.ticket_id).where(OutboxItem.message_id.in_(ids))  # type: ignore[attr-defined]
+    found = set(session.exec(inbound)) | set(session.exec(ours))
+    if not found:
+        return []
+    return list(session.exec(select(Ticket).where(Ticket.id.in_(found))  # type: ignore[union-attr]
+                             .order_by(Ticket.id.desc())))  # type: ignore[union-attr]
+
+
+def awaiting_tickets_of(session: Session, sender_email: str) -> list[Ticket]:
+    return list(session.exec(select(Ticket).where(
+        Ticket.requester_email == sender_email, Ticket.status == "awaiting_details")
+        .order_by(Ticket.id.desc())))  # type: ignore[union-attr]
+
+
+def messages_of_ticket(session: Session, ticket_id: int) -> list[StoredMessage]:
+    return list(session.exec(select(StoredMessage).join(TicketMessage)
+                             .where(TicketMessage.ticket_id == ticket_id)
+                             .order_by(StoredMessage.id)))  # type: ignore[arg-type]
+
+
+def tickets_of_message(session: Session, message_row_id: int) -> list[Ticket]:
+    return list(session.exec(select(Ticket).join(TicketMessage)
+                             .where(TicketMessage.message_id == message_row_id)
+                             .order_by(Ticket.id)))  # type: ignore[arg-type]
+
+
+def list_tickets(session: Session, status: str | None = None,
+                 type_: str | None = None) -> list[Ticket]:
+    query = select(Ticket).order_by(Ticket.id)  # type: ignore[arg-type]
+    if status:
+        query = query.where(Ticket.status == status)
+    if type_:
+        query = query.where(Ticket.type == type_)
+    return list(session.exec(query))
+
+
+def replies_of_ticket(session: Session, ticket_id: int) -> list[OutboxItem]:
+    return list(session.exec(select(OutboxItem).where(OutboxItem.ticket_id == ticket_id)
+                             .order_by(OutboxItem.id)))  # type: ignore[arg-type]
+
+
+def add_event(session: Session, ticket_id: int | None, kind: str, now: datetime,
+              **detail: Any) -> None:
+    """Append one event; detail holds field names, outcomes, references: never message text."""
+    session.add(TicketEvent(ticket_id=ticket_id, kind=kind, detail=detail, created_at=now))
