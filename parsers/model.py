@@ -64,6 +64,10 @@ class ParsedMessage:
     attachments: tuple[Attachment, ...] = ()
     forwarded: tuple["ParsedMessage", ...] = ()
     defects: tuple[str, ...] = ()
+    # multipart/report's report-type ("delivery-status", "disposition-notification"), lower-case
+    report_type: str | None = None
+    # addresses a delivery status notification says failed (Final-Recipient, X-Failed-Recipients)
+    bounced_recipients: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """First value of a header (case-insensitive), or None."""
