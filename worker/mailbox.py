@@ -5,8 +5,16 @@ implementation, `worker.maildir.MaildirMailbox` the embedded default used by `he
 """
 from __future__ import annotations
 
+import logging
+import ssl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Protocol
+
+from imapclient import DELETED, SEEN, IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,3 +75,204 @@ class Mailbox(Protocol):
     def replay_failed(self) -> int:
         """Move every message in the failed folder back to the inbox; returns how many."""
         ...
+
+
+class MailboxUnavailableError(ConnectionError):
+    """The IMAP server could not be reached, refused the login or dropped the connection."""
+
+
+class StaleUidError(RuntimeError):
+    """A message's UIDVALIDITY no longer matches its folder: its UID may name another message."""
+
+
+SEARCH_UNDELETED = ["NOT", "DELETED"]  # copy+delete fallback without UIDPLUS leaves \Deleted mail
+
+
+def tls_context(verify_tls: bool, ca_file: str | None) -> ssl.SSLContext:
+    """A client TLS context: certificate and host name checked unless verify_tls is False."""
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    if not verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class ImapMailbox:
+    """The production Mailbox: one IMAP connection per cycle (imapclient), messages fetched by UID."""
+
+    def __init__(self, host: str, port: int, username: str, password: str, *, security: str = "tls",
+                 inbox: str = "INBOX", processed_folder: str = "Processed", failed_folder: str = "Failed",
+                 sent_folder: str | None = None, timeout: float = 30.0, verify_tls: bool = True,
+                 ca_file: str | None = None, name: str = "default") -> None:
+        if security not in ("tls", "starttls", "plain"):
+            raise ValueError(f"imap security must be tls, starttls or plain, not {security!r}")
+        self.host, self.port, self.username, self._password = host, port, username, password
+        self.security, self.timeout = security, timeout
+        self.inbox, self.processed_folder, self.failed_folder = inbox, processed_folder, failed_folder
+        self.sent_folder = sent_folder or None
+        self.verify_tls, self.ca_file, self.name = verify_tls, ca_file or None, name
+        self._client: IMAPClient | None = None
+        self._selected: str | None = None
+        self._selected_uidvalidity: int | None = None
+        self._known_folders: set[str] = set()
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def __enter__(self) -> "ImapMailbox":
+        with self._network("connect"):
+            ctx = tls_context(self.verify_tls, self.ca_file) if self.security != "plain" else None
+            client = IMAPClient(self.host, self.port, ssl=self.security == "tls", ssl_context=ctx,
+                                timeout=self.timeout)
+            try:
+                if self.security == "starttls":
+                    client.starttls(ctx)
+                client.login(self.username, self._password)
+            except BaseException:
+                client.shutdown()
+                raise
+        self._client = client
+        self._known_folders.clear()
+        try:
+            self._select(self.inbox)
+        except BaseException:
+            self.__exit__()
+            raise
+        log.debug("imap %s: connected, inbox uidvalidity %s", self.name, self._selected_uidvalidity)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        client, self._client, self._selected = self._client, None, None
+        if client is None:
+            return
+        try:
+            client.logout()
+        except (OSError, IMAPClientError) as err:  # the server may already have dropped us
+            log.debug("imap %s: logout failed (%s); closing the socket", self.name, type(err).__name__)
+            try:
+                client.shutdown()
+            except OSError:
+                log.debug("imap %s: socket already closed", self.name)
+
+    @contextmanager
+    def _network(self, what: str) -> Iterator[None]:
+        """Turn connection-level failures into MailboxUnavailableError (protocol errors pass through)."""
+        try:
+            yield
+        except (OSError, IMAPClientAbortError, LoginError) as err:
+            raise MailboxUnavailableError(f"imap {self.name}: {what} failed: {type(err).__name__}: {err}") from err
+
+    @property
+    def client(self) -> IMAPClient:
+        if self._client is None:
+            raise RuntimeError("ImapMailbox used outside its `with` block")
+        return self._client
+
+    def _select(self, folder: str) -> int:
+        """Select `folder` read-write (unless already selected); returns its UIDVALIDITY."""
+        if self._selected != folder:
+            with self._network(f"select {folder}"):
+                info = self.client.select_folder(folder)
+            self._selected, self._selected_uidvalidity = folder, int(info[b"UIDVALIDITY"])
+        return self._selected_uidvalidity  # type: ignore[return-value]
+
+    def _ensure_folder(self, folder: str) -> None:
+        """Create `folder` if the server lacks it (another worker creating it at the same time is fine)."""
+        if folder in self._known_folders:
+            return
+        with self._network(f"create {folder}"):
+            if not self.client.folder_exists(folder):
+                try:
+                    self.client.create_folder(folder)
+                    log.info("imap %s: created folder %s", self.name, folder)
+                except IMAPClientError:
+                    if not self.client.folder_exists(folder):
+                        raise
+        self._known_folders.add(folder)
+
+    def _has(self, capability: str) -> bool:
+        return self.client.has_capability(capability)
+
+    # -- the Mailbox protocol ---------------------------------------------------------------------
+
+    def uidvalidity(self) -> int:
+        self._select(self.inbox)
+        return self._selected_uidvalidity  # type: ignore[return-value]
+
+    def fetch_new(self, state: FolderState, batch_size: int = 100) -> Iterator[RawMessage]:
+        uidvalidity = self._select(self.inbox)
+        with self._network("search"):
+            if state.uidvalidity == uidvalidity:
+                # `UID n:*` always matches the highest UID, even when it is below n (RFC 3501 6.4.8).
+                found = self.client.search(["UID", f"{state.last_uid + 1}:*", *SEARCH_UNDELETED])
+                uids = sorted(u for u in found if u > state.last_uid)
+            else:
+                if state.uidvalidity is not None:
+                    log.warning("imap %s: UIDVALIDITY changed (%s -> %s); re-scanning the inbox",
+                                self.name, state.uidvalidity, uidvalidity)
+                uids = sorted(self.client.search(SEARCH_UNDELETED))
+        log.info("imap %s: %d new message(s) in %s", self.name, len(uids), self.inbox)
+        for start in range(0, len(uids), max(1, batch_size)):
+            batch = uids[start:start + max(1, batch_size)]
+            self._select(self.inbox)  # the caller may have replayed or moved mail in between
+            with self._network("fetch"):
+                response = self.client.fetch(batch, ["BODY.PEEK[]"])
+            for uid in batch:
+                data = response.get(uid, {}).get(b"BODY[]")
+                if data is None:  # expunged by someone else since the search
+                    log.info("imap %s: uid %d vanished before fetch", self.name, uid)
+                    continue
+                yield RawMessage(folder=self.inbox, uidvalidity=uidvalidity, uid=uid, data=bytes(data))
+
+    def mark_processed(self, msg: RawMessage) -> None:
+        self._move(msg, self.processed_folder)
+
+    def mark_failed(self, msg: RawMessage) -> None:
+        self._move(msg, self.failed_folder)
+
+    def _move(self, msg: RawMessage, folder: str) -> None:
+        """MOVE where the server has it, else COPY + \\Deleted + UID EXPUNGE (UIDPLUS)."""
+        self._ensure_folder(folder)
+        if self._select(msg.folder) != msg.uidvalidity:
+            raise StaleUidError(f"imap {self.name}: {msg.folder} UIDVALIDITY changed; uid {msg.uid} not moved")
+        self._move_uids([msg.uid], folder)
+        log.debug("imap %s: uid %d moved to %s", self.name, msg.uid, folder)
+
+    def _move_uids(self, uids: list[int], folder: str) -> None:
+        with self._network(f"move to {folder}"):
+            if self._has("MOVE"):
+                self.client.move(uids, folder)
+                return
+            self.client.copy(uids, folder)
+            self.client.add_flags(uids, [DELETED], silent=True)
+            if self._has("UIDPLUS"):
+                self.client.uid_expunge(uids)
+            else:
+                # A plain EXPUNGE would also remove mail others flagged \Deleted: leave ours flagged;
+                # fetch_new and count_waiting skip \Deleted messages.
+                log.debug("imap %s: no UIDPLUS; %d message(s) left flagged \\Deleted", self.name, len(uids))
+
+    def append_sent(self, data: bytes) -> None:
+        if self.sent_folder is None:
+            return
+        self._ensure_folder(self.sent_folder)
+        with self._network(f"append to {self.sent_folder}"):
+            self.client.append(self.sent_folder, data, flags=[SEEN])
+
+    def count_waiting(self) -> int:
+        self._select(self.inbox)
+        with self._network("search"):
+            return len(self.client.search(SEARCH_UNDELETED))
+
+    def replay_failed(self) -> int:
+        with self._network(f"list {self.failed_folder}"):
+            if not self.client.folder_exists(self.failed_folder):
+                return 0
+        self._select(self.failed_folder)
+        with self._network("search"):
+            uids = sorted(self.client.search(SEARCH_UNDELETED))
+        for start in range(0, len(uids), 500):
+            self._move_uids(uids[start:start + 500], self.inbox)
+        log.info("imap %s: %d message(s) moved from %s back to %s", self.name, len(uids),
+                 self.failed_folder, self.inbox)
+        self._select(self.inbox)
+        return len(uids)
