@@ -1,0 +1,178 @@
+"""classify(text) -> scored types: weighted cues, never one sample's wording; explainable."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Cue
+
+_ = re.compile
+_I = re.I
+
+PROFESSIONS = (r"(GP|doctor|health visitor|teacher|community matron|matron|district nurse|school nurse|practice nurse|"
+               r"nurse|midwife|paediatrician|psychiatrist|psychologist|consultant|headteacher|head teacher|DSL|SENCO|"
+               r"physiotherapist|CPN|dentist|pharmacist|health professional|speech and language therapist|"
+               r"social prescriber|link worker|probation officer|police officer|solicitor|advocate)")
+
+# (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
+CUES: list[tuple[str, str, re.Pattern, float]] = [
+    # add_address
+    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}\baddress\b"
+                                     r"(?![^.?!\n]{0,15}\b(book|list)\b)", _I), 3),
+    ("add_address", "address to record", _(r"\baddress\b[^.?!\n]{0,40}\b(to|on) (his|her|their|the) (mosaic )?record"
+                                           r"|\bas (his|her|their) (home|new) address", _I), 2),
+    ("add_address", "address change", _(r"\b(address change|change of address|new (home )?address)\b"
+                                        r"|\b(add|adding|added)\b[^.?!\n]{0,30}\bto (his|her|their) (mosaic )?record", _I), 2.5),
+    ("add_address", "address label", _(r"^\s*(new )?address( type)?\s*:", _I | re.M), 1.5),
+    ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
+                                    r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
+    # worker_account
+    ("worker_account", "new starter", _(r"\bnew starter|\bstarting with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
+                                        r"|\b(set up|create|new|needs?( a)?) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b"
+                                        r"|\bnew (social worker|member of staff|staff member|worker)\b", _I), 3),
+    ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
+                                   r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
+                                   r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
+                                   r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)", _I), 3.5),
+    ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
+    ("worker_account", "role or team change", _(r"\b(moved|moving|transferred|transferring|move) (from|to) (the )?[^.?!\n]{0,50}\bteam\b"
+                                                r"|\bchange of (role|team|job title)|\bnew (role|post|job title)\b"
+                                                r"|\b(been )?(appointed|promoted)\b|\bjob title\b[^.?!\n]{0,40}\b(chang|updat)", _I), 3),
+    # worker_details
+    ("worker_details", "name part", _(r"\b(surname|first name|forename|maiden name|married name|my name|her name|his name|"
+                                      r"title to|the title)\b", _I), 3),
+    ("worker_details", "name change", _(r"\bgot married\b|\bdeed poll\b|\bname change\b|\bfollowing (her|his|my) marriage", _I), 2.5),
+    ("worker_details", "contact detail change", _(r"\b(new|change|changed|update|updated)\b[^.?!\n]{0,25}\b(work )?(mobile|desk phone|phone number|telephone number|email address|number)\b", _I), 1.5),
+    ("worker_details", "worker profile", _(r"\b(my|her|his|their) (mosaic )?(profile|worker record|user details|mosaic details|details on mosaic)\b"
+                                           r"|\bmosaic (worker|user) (record|profile)", _I), 2.5),
+    ("worker_details", "detail lines", _(r"^\s*[-*\u2022]?\s*(desk phone|work phone|phone|mobile|email|surname|first name|title)\s*:", _I | re.M), 1.5),
+    # organisation
+    ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"
+                                       r"|\bas an organisation\b|\borganisation name\s*:", _I), 4),
+    ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
+    ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
+                                            r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust)\b"), 1),
+    ("organisation", "organisation word", _(r"\borganisation\b", _I), 1),
+    ("organisation", "new provider", _(r"\bnew (gp )?(surgery|practice|provider|care home|children's home|nursing home|school|pharmacy|health centre)\b", _I), 2),
+    ("organisation", "not on Mosaic", _(r"\b(isn't|is not|isnt|not yet) on mosaic|\bnot on mosaic yet", _I), 1.5),
+    ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\brenamed\b|\bchange (of )?(our|the|its) name\b"
+                                 r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
+    ("organisation", "org contact change", _(r"\b(main )?(telephone|phone) number for [A-Z]|\b(surgery|practice|school|home|centre)'s (phone )?number\b"
+                                             r"|\bnumber for the (surgery|practice|school|home)\b"), 3),
+    # professional
+    ("professional", "professional", _(r"\bprofessionals?\b", _I), 3.5),
+    ("professional", "profession", _(r"\b" + PROFESSIONS + r"s?\b", _I), 1.5),
+    ("professional", "add profession", _(r"\b(add|set up|create|new)\b[^.?!\n]{0,20}\b" + PROFESSIONS + r"\b", _I), 3),
+    ("professional", "profession at org", _(r"\b" + PROFESSIONS + r"\b\)?,? (at|for|from) [A-Z]", _I), 2),
+    ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
+    # how_do_i
+    ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
+    ("how_do_i", "is there a way", _(r"\bis there (a|any) (way|option|function|report)\b|\bis it possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
+                                     r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
+    ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,60}\?", _I), 1.5),
+    ("how_do_i", "question about Mosaic", _(r"\bquestion about (using )?mosaic|\bmosaic (query|question)|\bhow-?to\b", _I), 3),
+    # duplicate_record
+    ("duplicate_record", "duplicate", _(r"\bduplicat(e|ed|es|ion)\b|\bmerg(e|ed|ing)\b|\b(two|2|three|3|several) records\b"
+                                        r"|\brecords? for the same\b|\bthe same (person|child|man|woman|young person|lady|gentleman)\b"
+                                        r"|\bjoined up\b", _I), 3),
+    # remove_lock
+    ("remove_lock", "already working", _(r"\balready working in\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
+                                         r"|\bsomeone else (has|is in) it\b", _I), 4),
+    ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
+                                     r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock", _I), 2.5),
+    # incident
+    ("incident", "error", _(r"\berror\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
+    ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
+                                  r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
+                                  r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
+    # person_record_change
+    ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
+                                                      r"authorised) (by mistake|in error|too early|wrongly)\b|\bstep mov|\bmov(e|ed|ing) (the|a) step\b"
+                                                      r"|\bstep (moving|moved)\b|\bto the wrong (team|worker|person)|\bwent to the [^.?!\n]{0,30}team instead\b", _I), 3.5),
+    ("person_record_change", "wrong details", _(r"\b(recorded|entered|input) (wrongly|incorrectly|in error)\b|\bwrong(ly)? (dob|date of birth|ethnicity|name|"
+                                                r"gender|address|details|nhs|language)\b|\bcorrect the (person )?record\b|\bperson record\b"
+                                                r"|\b(dob|date of birth|ethnicity)\b[^.?!\n]{0,30}\b(wrong|incorrect)", _I), 3),
+    ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
+    # design_change
+    ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
+    ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
+                                          r"|\bmade mandatory\b|\bmandatory\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
+    ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
+    # restricted_record
+    ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),
+    ("restricted_record", "access list", _(r"\baccess (list|should|to be|limited)\b|\bonly be (seen|visible|accessible)\b", _I), 1.5),
+    # redirects
+    ("account_locked", "account locked", _(r"\b(account|login|log-?in|log on|password)\b[^.?!\n]{0,30}\b(locked|expired|reset|disabled|"
+                                           r"doesn'?t work|didn'?t work|not working)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
+                                           r"|\bcan'?t get (in)?to mosaic\b|\bcan'?t get into mosaic\b", _I), 4),
+    ("account_locked", "password", _(r"\bpassword\b", _I), 2),
+    ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
+                                        r"|\bwhat is (our|the) (policy|guidance|procedure) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
+                                        r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b", _I), 4.5),
+    ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) base\b|\bbased at\b|\brelocat(e|ing|ed)\b"
+                                        r"|\b(moved|moving) (to|office)[^.?!\n]{0,40}\boffices?\b", _I), 4),
+]
+
+# cues that cancel another type's evidence: 'my login is fine' (068) says the account is not locked
+NEGATIONS: list[tuple[str, re.Pattern, float]] = [
+    ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
+    ("worker_details", _(r"\b(moved|moving|transferred|transferring) (from|to) (the )?[^.?!\n]{0,50}\bteam\b|\bbeen (appointed|promoted)\b"
+                         r"|\bjob title\b", _I), -2.5),
+    ("remove_lock", _(r"\bnothing wrong with the step\b|\bcan'?t get into mosaic at all\b", _I), -4),
+    ("organisation", _(r"\b(already|is) on mosaic\b", _I), -3),
+]
+
+ACTIONABLE = ("add_address", "worker_account", "worker_details", "organisation", "professional", "how_do_i",
+              "duplicate_record", "remove_lock", "incident", "person_record_change", "design_change",
+              "restricted_record")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The best type for a text, its confidence and the cues behind it."""
+
+    type: str
+    confidence: float
+    scores: dict[str, float]
+    cues: tuple[Cue, ...]
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue]]:
+    """Sum cue weights per type over the text (and the subject at half weight)."""
+    scores: dict[str, float] = {}
+    cues: list[Cue] = []
+    for type_name, name, pattern, weight in CUES:
+        m = pattern.search(text)
+        if m:
+            scores[type_name] = scores.get(type_name, 0.0) + weight
+            cues.append(Cue("type", f"{type_name}:{name}", m.group(0)[:60], _line_of(text, m.start()), weight))
+        if subject and (sm := pattern.search(subject)):
+            scores[type_name] = scores.get(type_name, 0.0) + weight / 2
+            cues.append(Cue("type", f"{type_name}:{name} (subject)", sm.group(0)[:60], None, weight / 2))
+    for type_name, pattern, weight in NEGATIONS:
+        m = pattern.search(text)
+        if m and type_name in scores:
+            scores[type_name] = max(0.0, scores[type_name] + weight)
+            cues.append(Cue("type", f"{type_name}:negated", m.group(0)[:60], _line_of(text, m.start()), weight))
+    return scores, cues
+
+
+def confidence_of(scores: dict[str, float]) -> tuple[str, float]:
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    if not ranked or ranked[0][1] <= 0:
+        return "unknown", 0.0
+    best, s1 = ranked[0]
+    s2 = ranked[1][1] if len(ranked) > 1 else 0.0
+    lead = s1 - 0.6 * s2
+    return best, max(0.0, min(0.97, lead / (lead + 2.5)))
+
+
+def classify(text: str, subject: str = "") -> Classification:
+    scores, cues = score_text(text, subject)
+    best, conf = confidence_of(scores)
+    return Classification(best, conf, scores, tuple(c for c in cues if c.rule.startswith(best + ":")))

@@ -1,0 +1,165 @@
+"""Small field finders with normalised output: postcodes, phones, emails, addresses, names."""
+from __future__ import annotations
+
+import re
+
+# UK postcode: outward code (A9, A99, A9A, AA9, AA99, AA9A) + inward code (9AA); spacing/case as people type
+POSTCODE_RE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?)\s*(\d[ABD-HJLNP-UW-Z]{2})\b", re.I)
+# UK phone numbers as written: '01522 555178', '07700 900342', '(01522) 555 178', '+44 1522 555178'
+PHONE_RE = re.compile(r"(?<![\d/])(?:\+44\s?\(?0?\)?\s?|\(?0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}(?![\d/])")
+EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.I)
+STREET_WORDS = (r"(?:Road|Rd|Street|St|Lane|Ln|Close|Cl|Row|Way|Avenue|Ave|Drive|Dr|Court|Ct|Crescent|Cres|Place|Pl|"
+                r"Gardens|Gdns|Grove|Terrace|Walk|Square|Hill|Park|View|Rise|Mews|Green|Parade|Gate|Yard|Fields|"
+                r"Meadows?|Chase|Croft|Wharf|Bank|End|Side|Dyke|Lodge|Cottages)")
+# '3 Chapel Row, Kirton, Boston' or 'Flat 2, Mercer House, 41 Spital Street' (see 002, 066)
+INLINE_ADDRESS_RE = re.compile(
+    r"\b((?:(?:Flat|Apartment|Unit|Room)\s+\d+[A-Za-z]?,?\s+)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)*,\s+)?\d{1,4}[A-Za-z]?,?\s+"
+    r"(?:[A-Z][\w'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][\w'-]+(?: [A-Z][\w'-]+)*){0,3})")
+ADDRESS_LABEL_RE = re.compile(r"^\s*(?:new |home |full )?address\s*(?:is)?\s*:\s*(.+)$", re.I | re.M)
+ADDRESS_IS_RE = re.compile(r"\baddress (?:is|will be)\s*:?\s*(?!\n)([^\n]+)", re.I)
+NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
+TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
+PERSON_NAME_RE = re.compile(
+    rf"(?:\b{TITLE}\s+)?\b[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?(?:\s+(?:[A-ZÀ-Þ]['’][A-Z]|[A-ZÀ-Þ]|Mc|Mac|Ó|Ní|Nic|Ó|O')?[A-ZÀ-Þa-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?){{1,2}}")
+NOT_NAME_WORDS = {
+    "mosaic", "team", "the", "please", "thanks", "hi", "hello", "dear", "could", "can", "would", "mr", "mrs",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+    "march", "april", "june", "july", "august", "september", "october", "november", "december", "council",
+    "service", "services", "hub", "care", "adult", "children", "children's", "hospital", "house", "road",
+    "street", "lane", "surgery", "school", "academy", "centre", "trust", "nhs", "duty", "emergency", "it",
+    "helpdesk", "help", "desk", "social", "worker", "manager", "support", "business", "officer", "id", "pid",
+    "step", "assessment", "review", "record", "records", "i", "she", "he", "they", "we", "my", "our", "his",
+    "her", "their", "this", "that", "new", "old", "form", "list", "email", "phone", "mobile", "tel", "and",
+    "or", "of", "in", "on", "at", "for", "to", "from", "with", "is", "was", "be", "as", "senior", "practitioner",
+    "county", "example", "locality", "office", "offices", "safeguarding", "fostering", "leaving", "case",
+    "note", "type", "unit", "flat", "room", "policy", "restricted", "conference", "discussion", "strategy",
+}
+
+
+def find_postcode(text: str) -> str | None:
+    """The first UK postcode, upper-case with one space ('ln6 9tg' -> 'LN6 9TG')."""
+    for m in POSTCODE_RE.finditer(text):
+        outward, inward = m.group(1).upper(), m.group(2).upper()
+        if re.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]?", outward):
+            return f"{outward} {inward}"
+    return None
+
+
+def find_postcodes(text: str) -> list[tuple[str, int, int]]:
+    return [(f"{m.group(1).upper()} {m.group(2).upper()}", m.start(), m.end()) for m in POSTCODE_RE.finditer(text)]
+
+
+def find_phones(text: str) -> list[tuple[str, int]]:
+    """(phone as written, position) for UK-style numbers."""
+    out = []
+    for m in PHONE_RE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if 10 <= len(digits) <= 13:
+            out.append((" ".join(m.group(0).split()), m.start()))
+    return out
+
+
+def find_phone(text: str) -> str | None:
+    found = find_phones(text)
+    return found[0][0] if found else None
+
+
+def find_emails(text: str) -> list[str]:
+    return [e.lower().rstrip(".") for e in EMAIL_RE.findall(text)]
+
+
+def find_email(text: str) -> str | None:
+    found = find_emails(text)
+    return found[0] if found else None
+
+
+def tidy(value: str) -> str:
+    """Trim white space and trailing punctuation from a value taken out of a sentence."""
+    value = " ".join(value.split())
+    return value.strip(" ,;:.-–—\"'“”‘’()")
+
+
+def _address_block(text: str) -> tuple[str, str | None] | None:
+    """Consecutive short lines ending in a postcode line (a written-out address, see 003, 004)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        pm = POSTCODE_RE.search(line)
+        if not pm:
+            continue
+        postcode = f"{pm.group(1).upper()} {pm.group(2).upper()}"
+        before = line[:pm.start()].strip(" ,")
+        block: list[str] = [before] if before else []
+        j = i - 1
+        while j >= 0 and lines[j].strip() and len(lines[j]) <= 45 and not lines[j].rstrip().endswith((":", "?", ".")) \
+                and len(block) < 5:
+            block.insert(0, lines[j].strip(" ,"))
+            j -= 1
+        if block and (len(block) >= 2 or any(ch.isdigit() for ch in block[0])):
+            return ", ".join(block), postcode
+    return None
+
+
+def _address_lines_after_colon(text: str) -> str | None:
+    """'... to her record:' then address lines without a postcode (thread 01 '27 Bell Lane / Horncastle')."""
+    m = re.search(r"(?:address|record|to)[^\n]*:\s*\n((?:[^\n]{2,45}\n?){1,5})", text, re.I)
+    if not m:
+        return None
+    lines = [ln.strip(" ,") for ln in m.group(1).split("\n") if ln.strip()]
+    taken = []
+    for ln in lines:
+        if re.search(r"[.?!]$", ln) or len(ln.split()) > 6 or POSTCODE_RE.search(ln) or ":" in ln:
+            break
+        taken.append(ln)
+    if taken and re.match(r"(Flat |Apartment )?\d", taken[0]) and len(taken) >= 2:
+        return ", ".join(taken)
+    return None
+
+
+def find_address(text: str) -> str | None:
+    """Street lines and town, without the postcode: labelled, a block of lines, or inline."""
+    m = ADDRESS_LABEL_RE.search(text)
+    if m:
+        value = POSTCODE_RE.sub("", m.group(1))
+        if value.strip(" ,"):
+            return tidy(value)
+    block = _address_block(text)
+    if block:
+        return tidy(block[0])
+    lines_after = _address_lines_after_colon(text)
+    if lines_after:
+        return lines_after
+    m = ADDRESS_IS_RE.search(text)
+    if m:
+        value = re.split(r"\s+(?:and|but|so)\s+|[.;](?:\s|$)", m.group(1))[0]
+        value = POSTCODE_RE.sub("", value)
+        if re.search(r"\d", value) and value.strip(" ,"):
+            return tidy(value)
+    m = INLINE_ADDRESS_RE.search(text)
+    if m:
+        return tidy(POSTCODE_RE.sub("", m.group(1)))
+    return None
+
+
+def person_names(text: str) -> list[tuple[str, int]]:
+    """Capitalised two/three-word names with any title, as written ('Dr Helena Marsh')."""
+    out = []
+    for m in PERSON_NAME_RE.finditer(text):
+        words = [w.strip("'’") for w in m.group(0).split()]
+        core = [w for w in words if not re.fullmatch(TITLE, w)]
+        if len(core) < 2 or any(w.lower() in NOT_NAME_WORDS for w in core):
+            # trim a trailing non-name word ('Femi Adeyemi a' never matches; 'Jas Dhillon has' can't)
+            continue
+        out.append((m.group(0), m.start()))
+    return out
+
+
+def flip_name(name: str | None) -> str | None:
+    """'Pike, Lauren' -> 'Lauren Pike' (Outlook display names)."""
+    if not name:
+        return name
+    name = re.sub(r"\s*\(.*?\)\s*", " ", name).strip()
+    if name.count(",") == 1:
+        last, first = (p.strip() for p in name.split(","))
+        if first and last and len(first.split()) <= 3:
+            return f"{first} {last}"
+    return name
