@@ -162,6 +162,7 @@ class TicketEvent(SQLModel, table=True):
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # autocommit at the driver; SQLAlchemy emits BEGIN
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at checkpoint, far fewer fsyncs
@@ -170,11 +171,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     """One engine (connection pool) per process; SQLite gets WAL and foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
+        # (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints")
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -278,7 +286,7 @@ def replies_of_ticket(session: Session, ticket_id: int) -> list[OutboxItem]:
                              .order_by(OutboxItem.id)))  # type: ignore[arg-type]
 
 
-def add_event(session: Session, ticket_id: int | None, kind: str, now: datetime,
+def add_event(session: Session, ticket_id: int | None, event_name: str, now: datetime,
               **detail: Any) -> None:
     """Append one event; detail holds field names, outcomes, references: never message text."""
-    session.add(TicketEvent(ticket_id=ticket_id, kind=kind, detail=detail, created_at=now))
+    session.add(TicketEvent(ticket_id=ticket_id, kind=event_name, detail=detail, created_at=now))

@@ -1,0 +1,114 @@
+"""Threading: which ticket a sender's follow-up belongs to, and re-parsing the ticket with it.
+
+Rules from the catalogue's Outcomes: our reference in the subject; In-Reply-To/References naming
+one of the ticket's messages or one of our replies; failing both, the same sender replying on the
+ticket's own subject (behind Re:/AW:/Fwd:...) and quoting its text, while it awaits details.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
+
+import parsers
+from parsers import ParseOptions, ParseResult, Request
+from sqlmodel import Session
+
+from . import store
+from .store import Ticket
+
+log = logging.getLogger(__name__)
+
+# Re:, RE:, AW:, SV:, Fwd:, FW:, WG:, TR: and "[EXTERNAL]" tags, repeated
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|fwd?|wg|tr|antw)\s*(\[\d+\])?\s*:|\[[^\]]*\])\s*",
+                             re.I)
+_QUOTE_MARK = re.compile(r"^[\s>|]+", re.M)
+_WS = re.compile(r"\s+")
+
+
+def base_subject(subject: str | None) -> str:
+    """The subject without reply/forward prefixes, white space folded, lower case."""
+    s = subject or ""
+    while True:
+        stripped = _SUBJECT_PREFIX.sub("", s, count=1)
+        if stripped == s:
+            break
+        s = stripped
+    return _WS.sub(" ", s).strip().lower()
+
+
+def _fold(text: str) -> str:
+    return _WS.sub(" ", _QUOTE_MARK.sub("", text)).strip().lower()
+
+
+def quotes_text(reply_text: str, original_text: str) -> bool:
+    """True when the reply quotes a distinctive line of the original (quote marks ignored)."""
+    reply = _fold(reply_text)
+    lines = [_fold(line) for line in original_text.splitlines()]
+    distinctive = [line for line in lines if len(line) >= 20][:5]
+    return any(line in reply for line in distinctive)
+
+
+def find_tickets(session: Session, result: ParseResult, options: ParseOptions) -> list[Ticket]:
+    """The ticket(s) this message follows up, newest first; [] for a new conversation."""
+    msg = result.message
+    if msg is None:
+        return []
+    refs = list(result.ticket_refs)
+    pattern = re.compile(rf"\b{re.escape(options.reference_prefix)}-\d+\b", re.I)
+    refs += [r.upper() for r in pattern.findall(msg.subject or "")]
+    by_ref = [t for r in dict.fromkeys(refs) if (t := store.ticket_by_reference(session, r))]
+    if by_ref:
+        return by_ref
+    thread_ids = [msg.in_reply_to or "", *msg.references]
+    by_header = store.tickets_of_message_ids(session, thread_ids)
+    if by_header:
+        return by_header
+    if not msg.sender.email or base_subject(msg.subject) == base_subject("") or \
+            not _SUBJECT_PREFIX.match(msg.subject or ""):
+        return []
+    subject = base_subject(msg.subject)
+    for ticket in store.awaiting_tickets_of(session, msg.sender.email):
+        if base_subject(ticket.subject) != subject:
+            continue
+        originals = store.messages_of_ticket(session, ticket.id or 0)
+        if any(quotes_text(msg.text, m.masked_request_text or "") for m in originals):
+            return [ticket]
+    return []
+
+
+def _combined_message(raws: list[bytes], options: ParseOptions) -> bytes:
+    """Fallback for parsers without reparse_conversation: one message holding every part's
+    request text, under the first message's sender, subject and date."""
+    results = [parsers.parse(raw, options) for raw in raws]
+    first = next((r.message for r in results if r.message is not None), None)
+    msg = EmailMessage()
+    if first is not None:
+        if first.sender.email:
+            msg["From"] = first.sender.email
+        msg["Subject"] = first.subject or ""
+        if first.date:
+            msg["Date"] = format_datetime(first.date)
+    msg.set_content("\n\n".join(r.request_text for r in results if r.request_text))
+    return msg.as_bytes()
+
+
+def reparse(raws: list[bytes], options: ParseOptions, ticket_type: str) -> Request | None:
+    """The ticket's request re-read from the whole conversation (oldest message first).
+
+    Returns the request of the ticket's own type, or None when the parser finds none.
+    """
+    fn = getattr(parsers, "reparse_conversation", None)
+    if fn is not None:
+        found: Any = fn(raws, options, ticket_type)
+        requests = found.requests if isinstance(found, ParseResult) else found
+        if isinstance(requests, Request):
+            requests = [requests]
+    else:
+        requests = parsers.parse(_combined_message(raws, options), options).requests
+    for request in requests or ():
+        if request.type == ticket_type:
+            return request
+    return None

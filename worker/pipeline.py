@@ -1,0 +1,216 @@
+"""poll_once(ctx, now): fetch -> parse -> thread -> store + queue replies (one transaction) -> mark.
+
+Order of side effects: a batch of messages, their tickets and queued replies commit together
+(each message inside its own SAVEPOINT, so one bad message or a racing worker's duplicate only
+rolls back itself); only after the commit are the messages moved to the processed folder.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import parsers
+from parsers import ParseOptions, ParseResult
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from . import store
+from .config import Settings
+from .mailbox import FolderState, Mailbox, RawMessage
+from .messages import build_stored_message, message_key
+from .replies import ReplyRenderer
+from .store import MailboxState, Store
+from .tickets import TicketWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerContext:
+    """What a cycle needs: settings, the store, how to open the mailbox, the reply renderer."""
+
+    settings: Settings
+    store: Store
+    open_mailbox: Callable[[], Mailbox]
+    renderer: ReplyRenderer
+    options: ParseOptions
+
+
+@dataclass
+class MessageOutcome:
+    """What happened to one fetched message (no personal data: safe to print and log)."""
+
+    uid: int
+    outcome: str  # new | follow_up | duplicate | failed
+    references: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    replies: int = 0
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    outcomes: list[MessageOutcome] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for o in self.outcomes if o.outcome == outcome)
+
+    @property
+    def replies_queued(self) -> int:
+        return sum(o.replies for o in self.outcomes)
+
+
+@dataclass
+class Fetched:
+    """One fetched message with its parse result (or the parser's crash)."""
+
+    raw: RawMessage
+    key: str
+    result: ParseResult | None
+    crash: str | None = None
+
+
+def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int) -> Fetched:
+    key = message_key(raw.data)
+    if len(raw.data) > max_bytes:
+        return Fetched(raw, key, ParseResult(message=None, error="too_large"))
+    try:
+        return Fetched(raw, key, parsers.parse(raw.data, options))
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the cycle
+        log.exception("uid=%s: parser raised %s", raw.uid, type(exc).__name__)
+        return Fetched(raw, key, None, crash=f"{type(exc).__name__}: parser crashed")
+
+
+def _ensure_state(st: Store, mailbox: str, folder: str, now: datetime) -> FolderState:
+    with st.session() as session:
+        row = store.folder_state(session, mailbox, folder)
+        if row is not None:
+            return FolderState(row.uidvalidity, row.last_uid)
+    try:
+        with st.session() as session:
+            session.add(MailboxState(mailbox=mailbox, folder=folder, last_uid=0))
+    except IntegrityError:  # a racing worker created it first
+        pass
+    return FolderState(None, 0)
+
+
+def _record_poll(st: Store, mailbox: str, folder: str, now: datetime, error: str | None) -> None:
+    try:
+        with st.session() as session:
+            row = store.folder_state(session, mailbox, folder)
+            if row is None:
+                return
+            if error is None:
+                row.last_poll_at = now
+            else:
+                row.last_error, row.last_error_at = error, now
+            session.add(row)
+    except Exception:  # noqa: BLE001 - the store may be what failed; the report carries it
+        log.warning("could not record the poll result for mailbox %s", mailbox)
+
+
+def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbox_name: str,
+                   now: datetime) -> MessageOutcome:
+    """Store one message and its ticket(s), queue its replies; caller owns the transaction."""
+    stored = build_stored_message(item.raw, item.key, item.result, item.crash, now, mailbox_name)
+    session.add(stored)
+    session.flush()  # a duplicate key raises IntegrityError here, inside the SAVEPOINT
+    tickets, outcome, replies = writer.file(session, stored, item.result, item.crash)
+    return MessageOutcome(uid=item.raw.uid, outcome=outcome,
+                          references=[t.reference or "" for t in tickets],
+                          types=[t.type for t in tickets],
+                          actions=[t.action for t in tickets], replies=replies)
+
+
+def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
+                now: datetime) -> list[tuple[Fetched, MessageOutcome]]:
+    """One transaction for the batch; returns each message's outcome once committed."""
+    writer = TicketWriter(ctx.settings, ctx.renderer, ctx.options, now)
+    done: list[tuple[Fetched, MessageOutcome]] = []
+    with ctx.store.session() as session:
+        seen = store.existing_keys(session, [f.key for f in batch])
+        for item in batch:
+            if item.key in seen:
+                done.append((item, MessageOutcome(item.raw.uid, "duplicate")))
+                continue
+            savepoint = session.begin_nested()
+            try:
+                outcome = handle_message(session, item, writer, mailbox.name, now)
+                savepoint.commit()
+            except IntegrityError:
+                savepoint.rollback()  # stored by a racing worker (or twice in this batch)
+                outcome = MessageOutcome(item.raw.uid, "duplicate")
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+                savepoint.rollback()
+                log.exception("uid=%s: could not store the message (%s)", item.raw.uid,
+                              type(exc).__name__)
+                outcome = MessageOutcome(item.raw.uid, "failed")
+            seen.add(item.key)
+            done.append((item, outcome))
+        store.advance_last_uid(session, mailbox.name, batch[0].raw.folder, uidvalidity,
+                               max(f.raw.uid for f in batch))
+    return done
+
+
+def _mark(mailbox: Mailbox, item: Fetched, outcome: MessageOutcome) -> None:
+    try:
+        if outcome.outcome == "failed" or item.crash:
+            mailbox.mark_failed(item.raw)
+        else:
+            mailbox.mark_processed(item.raw)
+    except Exception as exc:  # noqa: BLE001 - stored already; next cycle skips it by key
+        log.warning("uid=%s: stored but not moved (%s)", item.raw.uid, type(exc).__name__)
+
+
+def _log_outcome(outcome: MessageOutcome) -> None:
+    log.info("uid=%s outcome=%s refs=%s types=%s actions=%s replies=%d", outcome.uid,
+             outcome.outcome, ",".join(outcome.references) or "-",
+             ",".join(outcome.types) or "-", ",".join(outcome.actions) or "-", outcome.replies)
+
+
+def poll_once(ctx: WorkerContext, now: datetime) -> CycleReport:
+    """One cycle on one mailbox connection. Never raises: an outage is `report.error`."""
+    report = CycleReport()
+    started = time.perf_counter()
+    batch_size = max(1, ctx.settings.mailbox.batch_size)
+    max_bytes = ctx.settings.helpdesk.max_message_bytes
+    name, folder = ctx.settings.mailbox.name, "INBOX"
+    try:
+        with ctx.open_mailbox() as mailbox:
+            name, uidvalidity = mailbox.name, mailbox.uidvalidity()
+            folder = getattr(mailbox, "inbox", None) or getattr(mailbox, "folder", "INBOX")
+            state = _ensure_state(ctx.store, name, folder, now)
+            batch: list[Fetched] = []
+            for raw in mailbox.fetch_new(state, batch_size):
+                report.fetched += 1
+                batch.append(parse_fetched(raw, ctx.options, max_bytes))
+                if len(batch) >= batch_size:
+                    _finish(ctx, batch, mailbox, uidvalidity, now, report)
+                    batch = []
+            if batch:
+                _finish(ctx, batch, mailbox, uidvalidity, now, report)
+    except Exception as exc:  # noqa: BLE001 - outage: log once, let the next cycle retry
+        report.error = f"{type(exc).__name__}: {exc}"
+        log.error("poll of mailbox %s failed: %s", name, type(exc).__name__)
+        log.debug("poll failure detail", exc_info=True)
+    _record_poll(ctx.store, name, folder, now, report.error)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _finish(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
+            now: datetime, report: CycleReport) -> None:
+    for item, outcome in store_batch(ctx, batch, mailbox, uidvalidity, now):
+        _mark(mailbox, item, outcome)
+        _log_outcome(outcome)
+        report.outcomes.append(outcome)

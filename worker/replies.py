@@ -1,0 +1,213 @@
+"""Replies: reply_context(ticket, now) -> plain dict; ReplyRenderer turns it into an EmailMessage.
+
+User text only ever reaches a template as data (autoescaped in HTML); it is never a template,
+and the sender's message is never quoted back.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from .config import HelpdeskSettings, Settings, WEEKDAYS
+from .store import Ticket
+
+log = logging.getLogger(__name__)
+
+TYPE_TITLES = {
+    "add_address": "Add address", "worker_account": "Add, change or end worker",
+    "worker_details": "Change a worker's personal details",
+    "organisation": "Create or change an organisation",
+    "professional": "Create or change a professional", "how_do_i": "How do I?",
+    "duplicate_record": "Notification of duplicate record", "remove_lock": "Remove locks",
+    "incident": "Report an incident or error", "person_record_change":
+    "Change a person record and/or workflow", "design_change": "Request system design change",
+    "restricted_record": "Restricted records", "account_locked": "Locked Mosaic login",
+    "practice_question": "Practice or recording question",
+    "work_base_change": "Change of work base", "unknown": "Your email",
+}
+FIELD_LABELS = {
+    "person_id": "Person ID", "person_ids": "Person IDs", "keep_person_id": "Record to keep",
+    "workstep_id": "Workstep ID", "postcode": "Postcode", "address": "Address",
+    "address_type": "Address type", "start_date": "Start date", "end_date": "End date",
+    "worker_name": "Worker's name", "worker_email": "Worker's email", "team": "Team",
+    "job_title": "Job title", "line_manager": "Line manager", "details": "What changes",
+    "changes": "Changes", "organisation_name": "Organisation", "organisation_type":
+    "Organisation type", "professional_name": "Professional's name", "profession": "Profession",
+    "question": "Question", "locked_by": "Locked by", "description": "Description",
+    "error_message": "Error message", "occurred_at": "When it happened",
+    "explanation": "Explanation", "change_kind": "Kind of change", "target":
+    "What should change", "item_name": "Form, step or list", "access": "Who should have access",
+    "reason": "Reason", "policy_read": "Restricted Records policy read", "action": "Request",
+    "phone": "Phone", "email": "Email", "surname": "Surname", "first_name": "First name",
+    "mobile": "Mobile", "title": "Title",
+}
+REDIRECT_TYPES = ("account_locked", "practice_question", "work_base_change")
+_LINE_BREAKS = re.compile(r"[\r\n]+")
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """The inbound message a reply answers: who to, and the thread headers."""
+
+    subject: str
+    message_id: str | None
+    references: tuple[str, ...]
+    recipients: tuple[str, ...]
+
+
+def reply_kind(ticket: Ticket) -> str | None:
+    """The template a ticket's reply uses, or None when it must never be answered."""
+    if ticket.action == "ignore" or ticket.status == "ignored":
+        return None
+    if ticket.action == "redirect":
+        return f"redirect/{ticket.type}" if ticket.type in REDIRECT_TYPES else "triage"
+    if ticket.action in ("ack", "request_details", "triage"):
+        return ticket.action
+    return "triage"
+
+
+def format_value(value: Any) -> str:
+    """A field value as a reader sees it: lists joined, objects as 'Label: value' pairs."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "; ".join(f"{FIELD_LABELS.get(k, k.replace('_', ' ').capitalize())}: "
+                         f"{format_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_value(v) for v in value)
+    return str(value).replace("_", " ") if isinstance(value, str) and value.isidentifier() \
+        else str(value)
+
+
+def next_opening(now: datetime, h: HelpdeskSettings) -> datetime | None:
+    """None while the help desk is open; otherwise when it next opens (in its own zone)."""
+    local = now.astimezone(ZoneInfo(h.timezone))
+    days = [WEEKDAYS.index(d) for d in h.opening_days]
+    if not days:
+        return None
+    if local.weekday() in days and h.opening_time <= local.time() < h.closing_time:
+        return None
+    day = local.date()
+    if local.weekday() in days and local.time() < h.opening_time:
+        candidate = day
+    else:
+        candidate = day + timedelta(days=1)
+        while candidate.weekday() not in days:
+            candidate += timedelta(days=1)
+    return datetime.combine(candidate, h.opening_time, tzinfo=ZoneInfo(h.timezone))
+
+
+def describe_opening(when: datetime, now: datetime, tz: str) -> str:
+    local_now = now.astimezone(ZoneInfo(tz))
+    clock = when.strftime("%H:%M")
+    if when.date() == local_now.date():
+        return f"today at {clock}"
+    if when.date() == local_now.date() + timedelta(days=1):
+        return f"tomorrow ({when.strftime('%A')}) at {clock}"
+    return f"on {when.strftime('%A')} {when.day} {when.strftime('%B')} at {clock}"
+
+
+def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Everything a reply template may use, as plain data (no database object escapes)."""
+    h = settings.helpdesk
+    opening = next_opening(now, h)
+    names = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
+             "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
+    days = [names[d] for d in h.opening_days]
+    hours = (f"{days[0]} to {days[-1]}" if len(days) > 1 else "".join(days)) + \
+        f", {h.opening_time:%H:%M} to {h.closing_time:%H:%M}"
+    fields = [{"name": k, "label": FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
+               "value": format_value(v)} for k, v in ticket.fields.items()
+              if v not in (None, "", [], {})]
+    return {
+        "reference": ticket.reference,
+        "type": ticket.type,
+        "type_title": TYPE_TITLES.get(ticket.type, ticket.type.replace("_", " ").capitalize()),
+        "action": ticket.action,
+        "fields": fields,
+        "missing": [{"name": m, "label": FIELD_LABELS.get(m, m.replace("_", " ").capitalize())}
+                    for m in ticket.missing],
+        "notes": list(ticket.notes),
+        "sensitive": bool(ticket.sensitive),
+        "requester_name": ticket.requester_name,
+        "out_of_hours": describe_opening(opening, now, h.timezone) if opening else None,
+        "helpdesk": {"name": h.name, "address": h.address, "hours": hours,
+                     "it_service_desk_phone": h.it_service_desk_phone,
+                     "it_service_desk_option": h.it_service_desk_option,
+                     "local_support_text": h.local_support_text,
+                     "min_explanation_words": h.min_explanation_words},
+    }
+
+
+def reply_subject(subject: str, reference: str | None, type_title: str) -> str:
+    """`Re: <their subject> [REF]`, on one line, without doubling Re: or the reference."""
+    subject = _LINE_BREAKS.sub(" ", subject or "").strip() or type_title
+    if not re.match(r"(?i)^re\s*:", subject):
+        subject = f"Re: {subject}"
+    if reference and reference.lower() not in subject.lower():
+        subject = f"{subject} [{reference}]"
+    return subject
+
+
+class ReplyRenderer:
+    """Jinja2 environment over `[templates] dir`; render(ticket, target, now) -> EmailMessage."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(settings.templates.dir)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",),
+                                                default_for_string=False),
+            undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+            keep_trailing_newline=True)
+
+    def guidance(self, field_name: str, context: dict[str, Any]) -> str:
+        """Per-field guidance from templates/fields/<field>.txt.j2 (generic when none)."""
+        try:
+            template = self.env.get_template(f"fields/{field_name}.txt.j2")
+        except jinja2.TemplateNotFound:
+            template = self.env.get_template("fields/_generic.txt.j2")
+        return template.render(context, field=field_name).strip()
+
+    def render_bodies(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
+        context = dict(context)
+        context["missing"] = [dict(m, guidance=self.guidance(m["name"], context))
+                              for m in context["missing"]]
+        text = self.env.get_template(f"{kind}.txt.j2").render(context)
+        html = self.env.get_template(f"{kind}.html.j2").render(context)
+        return text, html
+
+    def render(self, ticket: Ticket, target: ReplyTarget, now: datetime) -> EmailMessage | None:
+        """The reply for `ticket`, or None for tickets that are never answered."""
+        kind = reply_kind(ticket)
+        if kind is None or not target.recipients:
+            return None
+        h = self.settings.helpdesk
+        context = reply_context(ticket, self.settings, now)
+        text, html = self.render_bodies(kind, context)
+        msg = EmailMessage()
+        msg["From"] = Address(display_name=h.name, addr_spec=h.address)
+        msg["To"] = ", ".join(target.recipients)
+        msg["Subject"] = reply_subject(target.subject, ticket.reference, context["type_title"])
+        msg["Date"] = format_datetime(now)
+        msg["Message-ID"] = make_msgid(domain=h.message_id_domain)
+        if target.message_id:
+            msg["In-Reply-To"] = target.message_id
+            refs = [r for r in target.references if r != target.message_id][-9:]
+            msg["References"] = " ".join(refs + [target.message_id])
+        msg["Auto-Submitted"] = "auto-replied"  # RFC 3834
+        msg["X-Auto-Response-Suppress"] = "All"
+        msg["X-Loop"] = h.address
+        msg["X-Helpdesk-Reference"] = ticket.reference or ""
+        msg.set_content(text)
+        msg.add_alternative(html, subtype="html")
+        return msg
