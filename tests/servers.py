@@ -358,7 +358,7 @@ class SmtpServer:
         if credentials is not None:
             def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
                 ok = (auth_data.login.decode(), auth_data.password.decode()) == credentials
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, handled=False)  # failure answers 535
             server_kwargs["authenticator"] = authenticate
             server_kwargs["auth_require_tls"] = security != "plain"
         controller = TrackingController(handler, server_kwargs=server_kwargs, **kwargs)
