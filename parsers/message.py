@@ -1,15 +1,46 @@
-"""Raw bytes -> ParsedMessage: decoded headers, body text, attachments. (First version.)"""
+"""Raw bytes -> ParsedMessage: decoded headers, body text, attachments, forwarded messages.
+
+mail-parser (the project's MIME library) parses the structure and reports defects; the body,
+headers and attachments are then read from its stdlib message tree here, because the library
+alone gets several hostile cases wrong (tests/bugcases/: 7bit ISO-2022-JP, forwarded .eml text
+merged into the body, unused boundaries, unknown-8bit, raw 8-bit headers, encoded CR/LF).
+"""
 from __future__ import annotations
 
 import email
-import email.policy
 import email.utils
-import hashlib
-from email.message import EmailMessage
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import Message
 
-from inscriptis import get_text
+import mailparser
+from mailparser.exceptions import MailParserRecursionError
 
-from .model import Address, Attachment, ParsedMessage
+from .addresses import first_address, parse_addresses
+from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
+from .body import html_to_text, part_text
+from .decoding import clean_text, decode_header, header_str, one_line
+from .mime_depth import DepthExceeded, measure_depth
+from .model import Attachment, ParsedMessage
+
+log = logging.getLogger(__name__)
+
+
+def _drop_unhandled_content(record: logging.LogRecord) -> bool:
+    """mail-parser warns 'Email content ... not handled' for every multipart/report or
+    alternative it does not read; this module reads them, so the warning is only noise."""
+    return not str(record.msg).startswith("Email content")
+
+
+logging.getLogger("mailparser.core").addFilter(_drop_unhandled_content)
+
+# message/* parts that are forwarded mail; other message/* (delivery-status,
+# disposition-notification) are machine reports read by screening, not mail
+_FORWARD_TYPES = ("message/rfc822", "message/global")
+# text parts that are not the sender's words
+_REPORT_TEXT = ("text/rfc822-headers", "text/calendar")
 
 
 class MessageTooComplex(ValueError):
@@ -17,47 +48,279 @@ class MessageTooComplex(ValueError):
 
 
 def parse_message(data: bytes, max_depth: int = 50) -> ParsedMessage:
-    msg = email.message_from_bytes(data, policy=email.policy.default)
-    return _from_email(msg)
+    """Parse raw RFC 5322 bytes into a ParsedMessage.
 
-
-def _addr(value: str | None) -> Address:
-    name, addr = email.utils.parseaddr(value or "")
-    return Address(email=addr.lower() or None, name=name or None)
-
-
-def _from_email(msg: EmailMessage) -> ParsedMessage:
-    plain = html = None
-    attachments = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        ctype = part.get_content_type()
-        if part.get_filename():
-            payload = part.get_payload(decode=True) or b""
-            attachments.append(Attachment(part.get_filename(), ctype, len(payload),
-                                          hashlib.sha256(payload).hexdigest(), payload))
-        elif ctype == "text/plain" and plain is None:
-            plain = part.get_content()
-        elif ctype == "text/html" and html is None:
-            html = part.get_content()
-    text = plain if plain is not None else (get_text(html) if html else "")
-    date = None
+    Never raises for bad input except MessageTooComplex (MIME nesting deeper than
+    `max_depth`, found by a linear pre-scan before any recursive parser runs).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    data = bytes(data)
     try:
-        date = email.utils.parsedate_to_datetime(msg["Date"]) if msg["Date"] else None
-    except (TypeError, ValueError):
-        date = None
-    headers = {k.lower(): tuple(str(v) for v in msg.get_all(k, [])) for k in msg.keys()}
+        measure_depth(data, max_depth)
+    except DepthExceeded as exc:
+        raise MessageTooComplex(str(exc)) from None
+    msg, defects = _parse_tree(data)
+    return _from_tree(msg, max_depth, 0, defects)
+
+
+def _parse_tree(data: bytes) -> tuple[Message, list[str]]:
+    """The stdlib message tree (via mail-parser) and the defect names mail-parser found."""
+    try:
+        parsed = mailparser.MailParser.from_bytes(data)
+        return parsed.message, sorted(parsed.defects_categories)
+    except MailParserRecursionError as exc:
+        raise MessageTooComplex(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a library bug must not lose the message
+        log.warning("mail-parser failed (%s); reading with the stdlib only", type(exc).__name__)
+    try:
+        return email.message_from_bytes(data), ["MailParserFailedDefect"]
+    except RecursionError:
+        raise MessageTooComplex("MIME nesting too deep") from None
+
+
+@dataclass
+class _Walk:
+    """What one walk over a message tree collects (mutable, local to this module)."""
+
+    max_depth: int
+    depth: int
+    segments: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    forwarded: list[ParsedMessage] = field(default_factory=list)
+    defects: dict[str, None] = field(default_factory=dict)
+    bounced: dict[str, None] = field(default_factory=dict)
+    unnamed: int = 0
+
+    def defect(self, name: str) -> None:
+        self.defects.setdefault(name, None)
+
+
+def _from_tree(msg: Message, max_depth: int, depth: int,
+               defects: list[str] | None = None) -> ParsedMessage:
+    walk = _Walk(max_depth=max_depth, depth=depth)
+    for name in defects or ():
+        walk.defect(name)
+    walk.segments = _body(msg, walk, top=True)
+    for part in msg.walk():  # after _body: decoding adds e.g. InvalidBase64PaddingDefect
+        for found in getattr(part, "defects", ()):
+            walk.defect(type(found).__name__)
+    headers = _headers(msg)
+    for value in headers.get("x-failed-recipients", ()):
+        for addr in parse_addresses(value):
+            if addr.email:
+                walk.bounced.setdefault(addr.email, None)
+    text = "\n".join(t if kind == "plain" else html_to_text(t, walk.defect)
+                     for kind, t in walk.segments if kind in ("plain", "html")).strip("\n")
+    html = "\n".join(t for kind, t in walk.segments if kind in ("html", "html_view"))
     return ParsedMessage(
-        message_id=(msg["Message-ID"] or "").strip() or None,
-        subject=str(msg["Subject"] or ""),
-        date=date,
-        sender=_addr(msg["From"]),
-        in_reply_to=(msg["In-Reply-To"] or "").strip() or None,
-        references=tuple(str(msg["References"] or "").split()),
+        message_id=_first_id(_get(msg, "message-id")),
+        subject=decode_header(_get(msg, "subject")),
+        date=_date(_get(msg, "date")),
+        sender=first_address(_get(msg, "from")),
+        to=parse_addresses(_get(msg, "to")),
+        cc=parse_addresses(_get(msg, "cc")),
+        reply_to=parse_addresses(_get(msg, "reply-to")),
+        in_reply_to=_first_id(_get(msg, "in-reply-to")),
+        references=_ids(_get(msg, "references")),
         headers=headers,
-        content_type=msg.get_content_type(),
-        text=text,
-        html=html,
-        attachments=tuple(attachments),
+        content_type=_content_type(msg),
+        text=clean_text(text),
+        html=clean_text(html) if html else None,
+        attachments=tuple(walk.attachments),
+        forwarded=tuple(walk.forwarded),
+        defects=tuple(walk.defects),
+        report_type=_report_type(msg),
+        bounced_recipients=tuple(walk.bounced),
     )
+
+
+def _get(msg: Message, name: str) -> str | None:
+    """The first raw value of a header (compat32: 8-bit bytes surrogate-escaped)."""
+    for key, value in msg.raw_items():
+        if key.lower() == name:
+            return value if isinstance(value, str) else str(value)
+    return None
+
+
+def _headers(msg: Message) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        out.setdefault(one_line(header_str(key)).lower(), []).append(decode_header(value))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _content_type(msg: Message) -> str:
+    try:
+        return one_line(msg.get_content_type())
+    except Exception:  # noqa: BLE001 - stdlib on a malformed header; RFC 2045 default applies
+        return "text/plain"
+
+
+def _report_type(msg: Message) -> str | None:
+    try:
+        value = msg.get_param("report-type")
+    except Exception:  # noqa: BLE001 - malformed parameters
+        return None
+    return one_line(header_str(value)).lower() or None if isinstance(value, str) else None
+
+
+def _date(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(one_line(header_str(raw)))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def _ids(raw: str | None) -> tuple[str, ...]:
+    """Message-ID tokens ('<...>') in a References/In-Reply-To value, in order, no repeats."""
+    if not raw:
+        return ()
+    text = one_line(header_str(raw))
+    tokens = re.findall(r"<[^<>\s]+>", text) or [t for t in text.split() if "@" in t]
+    return tuple(dict.fromkeys(tokens))
+
+
+def _first_id(raw: str | None) -> str | None:
+    found = _ids(raw)
+    if found:
+        return found[0]
+    text = one_line(header_str(raw)) if raw else ""
+    return text or None
+
+
+def _body(part: Message, walk: _Walk, top: bool = False,
+          related: bool = False) -> list[tuple[str, str]]:
+    """The part's body segments ('plain' | 'html' | 'html_view', text); attachments and
+    forwarded messages are collected on `walk` as a side effect."""
+    ctype = _content_type(part)
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        if ctype in _FORWARD_TYPES or (ctype.startswith("message/") and len(payload) == 1
+                                       and ctype != "message/delivery-status"):
+            if ctype in _FORWARD_TYPES:
+                _forward(part, payload, walk)
+            return []
+        if ctype == "message/delivery-status":
+            _read_dsn(payload, walk)
+            return []
+        children = [c for c in payload if isinstance(c, Message)]
+        if ctype == "multipart/alternative":
+            return _alternative([_body(c, walk) for c in children])
+        inner_related = ctype == "multipart/related"
+        return [seg for c in children for seg in _body(c, walk, related=inner_related)]
+    if ctype.startswith("message/"):
+        if ctype in _FORWARD_TYPES:
+            _forward_encoded(part, walk)
+        return []
+    filename = part_filename(part)
+    disposition = _disposition(part)
+    is_body_type = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/") \
+        or (ctype.startswith("text/") and ctype not in _REPORT_TEXT and not filename)
+    if filename or (disposition == "attachment" and not top) or not is_body_type:
+        if related and not filename:
+            return []  # a picture the HTML draws (cid:), not something the sender attached
+        if ctype in _REPORT_TEXT and not filename and ctype != "text/calendar":
+            return []
+        _attach(part, ctype, filename, walk)
+        return []
+    text, fell_back = part_text(part)
+    if fell_back:
+        walk.defect("CharsetDecodeDefect")
+    return [("html" if ctype == "text/html" else "plain", text)] if text.strip() else []
+
+
+def _alternative(choices: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """Text/plain is preferred; the HTML alternative is kept for the staff view only."""
+    plain = next((c for c in choices if any(k == "plain" for k, _ in c)), None)
+    html = next((c for c in reversed(choices) if any(k == "html" for k, _ in c)), None)
+    if plain is None:
+        return html or next((c for c in choices if c), [])
+    view = [("html_view", t) for k, t in (html or []) if k == "html" and html is not plain]
+    return plain + view
+
+
+def _disposition(part: Message) -> str | None:
+    try:
+        value = part.get_content_disposition()
+    except Exception:  # noqa: BLE001 - malformed header
+        return None
+    return value.lower() if isinstance(value, str) else None
+
+
+def _attach(part: Message, ctype: str, filename: str | None, walk: _Walk) -> None:
+    data = _payload_bytes(part)
+    if filename is None:
+        walk.unnamed += 1
+        filename = placeholder_name(ctype, walk.unnamed)
+    walk.attachments.append(make_attachment(filename, ctype, data))
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def _forward(part: Message, payload: list, walk: _Walk) -> None:
+    inner = payload[0]
+    if not isinstance(inner, Message):
+        return
+    walk.forwarded.append(_from_tree(inner, walk.max_depth, walk.depth + 1))
+    data = _serialise(inner)
+    name = part_filename(part) or _eml_name(inner)
+    walk.attachments.append(make_attachment(name, "message/rfc822", data))
+
+
+def _forward_encoded(part: Message, walk: _Walk) -> None:
+    """message/rfc822 sent base64/quoted-printable encoded: the stdlib leaves it unparsed."""
+    data = _payload_bytes(part)
+    if not data.strip():
+        return
+    remaining = walk.max_depth - walk.depth - 1
+    try:
+        measure_depth(data, remaining)
+    except DepthExceeded as exc:
+        raise MessageTooComplex(str(exc)) from None
+    inner, _ = _parse_tree(data)
+    walk.forwarded.append(_from_tree(inner, walk.max_depth, walk.depth + 1))
+    walk.attachments.append(make_attachment(part_filename(part) or _eml_name(inner),
+                                            "message/rfc822", data))
+
+
+def _serialise(msg: Message) -> bytes:
+    try:
+        return msg.as_bytes()
+    except Exception:  # noqa: BLE001 - re-serialising hostile structure; keep what we can
+        try:
+            return msg.as_string().encode("utf-8", "surrogateescape")
+        except Exception:  # noqa: BLE001
+            return b""
+
+
+def _eml_name(inner: Message) -> str:
+    subject = decode_header(_get(inner, "subject"))
+    return safe_filename(f"{subject[:80]}.eml") if subject else "forwarded-message.eml"
+
+
+def _read_dsn(blocks: list, walk: _Walk) -> None:
+    """Failed recipients from a message/delivery-status part (RFC 3464 per-recipient blocks)."""
+    for block in blocks:
+        if not isinstance(block, Message):
+            continue
+        action = one_line(header_str(block.get("Action", "failed"))).lower()
+        recipient = block.get("Final-Recipient") or block.get("Original-Recipient")
+        if recipient is None or not action.startswith("failed"):
+            continue
+        value = one_line(header_str(recipient))
+        addr = value.split(";", 1)[-1].strip().strip("<>").lower()
+        if addr:
+            walk.bounced.setdefault(addr, None)

@@ -1,0 +1,110 @@
+"""MIME leaf -> Attachment: safe decoded filename, size, sha256, winmail.dat and .msg unpacked."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import re
+from email.message import Message
+
+from .decoding import decode_header
+from .model import Attachment
+
+log = logging.getLogger(__name__)
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_FILENAME = 200
+# a container inside a container inside ...: stop unpacking here
+MAX_CONTAINER_DEPTH = 3
+
+
+def safe_filename(raw: str | None) -> str | None:
+    """A sender-supplied filename with any directory part removed ('../../x' -> 'x').
+
+    Returns None when nothing usable is left ('', '.', '..').
+    """
+    if not raw:
+        return None
+    name = decode_header(raw)
+    name = re.split(r"[/\\]", name)[-1]
+    name = _DRIVE.sub("", name).strip(" .")
+    if not name:
+        return None
+    if len(name) > MAX_FILENAME:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: MAX_FILENAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 \
+            else name[:MAX_FILENAME]
+    return name
+
+
+def part_filename(part: Message) -> str | None:
+    """The decoded filename of a MIME part (RFC 2231, RFC 2047 or raw 8-bit), path stripped."""
+    try:
+        raw = part.get_filename()
+    except Exception:  # noqa: BLE001 - malformed parameters are the sender's problem
+        log.debug("unreadable filename parameter")
+        return None
+    return safe_filename(raw) if isinstance(raw, str) else None
+
+
+def placeholder_name(content_type: str, index: int) -> str:
+    """A name for a part that brought none, e.g. 'attachment-2.png'."""
+    ext = mimetypes.guess_extension(content_type, strict=False) or ".bin"
+    return f"attachment-{index}{ext}"
+
+
+def make_attachment(filename: str, content_type: str, data: bytes, depth: int = 0) -> Attachment:
+    """An Attachment for decoded bytes; TNEF (winmail.dat) and Outlook .msg files are unpacked."""
+    contained: tuple[Attachment, ...] = ()
+    if depth < MAX_CONTAINER_DEPTH:
+        lower = filename.lower()
+        if content_type in ("application/ms-tnef", "application/vnd.ms-tnef") \
+                or lower == "winmail.dat":
+            contained = unpack_tnef(data, depth)
+        elif lower.endswith(".msg") or content_type == "application/vnd.ms-outlook":
+            contained = unpack_msg(data, depth)
+    return Attachment(filename=filename, content_type=content_type, size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), data=data, contained=contained)
+
+
+def unpack_tnef(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
+    """The files inside an Outlook TNEF container; () when it cannot be read."""
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(data)
+        files = [(a.long_filename() or a.name, a.data) for a in tnef.attachments]
+    except Exception as exc:  # noqa: BLE001 - any parser failure on hostile bytes -> not unpacked
+        log.info("winmail.dat not unpacked: %s", type(exc).__name__)
+        return ()
+    out = []
+    for index, (name, payload) in enumerate(files, 1):
+        if isinstance(name, bytes):
+            name = name.decode("cp1252", errors="replace")
+        ctype = mimetypes.guess_type(name or "")[0] or "application/octet-stream"
+        out.append(make_attachment(safe_filename(name) or placeholder_name(ctype, index), ctype,
+                                   bytes(payload or b""), depth + 1))
+    return tuple(out)
+
+
+def unpack_msg(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
+    """The attachments of an Outlook .msg file; () when it cannot be read or is not one."""
+    if not data.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2 compound file signature
+        return ()
+    try:
+        import extract_msg
+
+        with extract_msg.openMsg(data, delayAttachments=False) as msg:
+            files = [(getattr(a, "longFilename", None) or getattr(a, "shortFilename", None),
+                      getattr(a, "data", None)) for a in getattr(msg, "attachments", [])]
+    except Exception as exc:  # noqa: BLE001 - any parser failure on hostile bytes -> not unpacked
+        log.info(".msg not unpacked: %s", type(exc).__name__)
+        return ()
+    out = []
+    for index, (name, payload) in enumerate(files, 1):
+        if not isinstance(payload, (bytes, bytearray)):
+            continue  # an embedded message object: not a file
+        ctype = mimetypes.guess_type(name or "")[0] or "application/octet-stream"
+        out.append(make_attachment(safe_filename(name) or placeholder_name(ctype, index), ctype,
+                                   bytes(payload), depth + 1))
+    return tuple(out)

@@ -1,0 +1,65 @@
+"""Text and HTML body parts -> Unicode text (charset fallbacks; HTML rendered by inscriptis)."""
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from email.message import Message
+
+from inscriptis import get_text
+from inscriptis.css_profiles import CSS_PROFILES
+from inscriptis.model.config import ParserConfig
+
+from .decoding import decode_bytes
+
+log = logging.getLogger(__name__)
+
+# rendering cost grows with the HTML; past this the rest is not the sender's request anyway
+MAX_HTML_CHARS = 1_000_000
+# only to learn the charset of an HTML part whose MIME header names none
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
+_BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+# "strict" CSS: no indentation for <div> (Outlook wraps every line in divs)
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], table_cell_separator="  ")
+
+
+def part_text(part: Message) -> tuple[str, bool]:
+    """A text leaf's decoded text and whether its declared charset had to be abandoned.
+
+    The declared charset is applied whatever the transfer encoding, so 7bit ISO-2022-JP
+    decodes (see tests/bugcases/03-iso2022jp-html-body.eml). Never raises.
+    """
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
+        data = None
+    if not isinstance(data, bytes):
+        raw = part.get_payload()
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    try:
+        declared = part.get_content_charset()
+    except Exception:  # noqa: BLE001 - malformed RFC 2231 charset parameter
+        declared = None
+    if declared is None and part.get_content_type() == "text/html":
+        meta = _META_CHARSET.search(data[:4096])
+        declared = meta.group(1).decode("ascii") if meta else None
+    text, fell_back = decode_bytes(data, declared)
+    return text, fell_back
+
+
+def html_to_text(html: str, on_defect: Callable[[str], None] | None = None) -> str:
+    """Readable text from HTML: tables as aligned rows, lists as bullets. Never raises."""
+    if len(html) > MAX_HTML_CHARS:
+        html = html[:MAX_HTML_CHARS]
+        if on_defect:
+            on_defect("HtmlTruncatedDefect")
+    try:
+        text = get_text(html.replace("\x00", ""), _HTML_CONFIG)
+    except Exception as exc:  # noqa: BLE001 - lxml/inscriptis on hostile markup
+        log.info("HTML part not rendered: %s", type(exc).__name__)
+        if on_defect:
+            on_defect("HtmlConversionDefect")
+        return ""
+    text = _TRAILING_SPACE.sub("\n", text.replace("\xa0", " "))
+    return _BLANK_RUNS.sub("\n\n", text).strip("\n")
