@@ -99,8 +99,8 @@ def is_null_sender(msg: ParsedMessage) -> bool:
 
 
 def is_auto_reply(msg: ParsedMessage, options: ParseOptions) -> bool:
-    """RFC 3834 headers, vendor autoreply headers, read receipts, out-of-office notices and
-    mail from ourselves or from no-reply robots."""
+    """RFC 3834 headers, vendor autoreply headers, read receipts, out-of-office notices,
+    mail from ourselves or from no-reply robots, and mail with no address to answer."""
     auto = _value(msg, "auto-submitted").split(";", 1)[0].strip()
     if auto and auto != "no":
         return True
@@ -113,7 +113,15 @@ def is_auto_reply(msg: ParsedMessage, options: ParseOptions) -> bool:
         return True
     if is_own_mail(msg, options) or _local_part_matches(msg, _NOREPLY_SENDERS):
         return True
+    if is_unanswerable(msg):
+        return True
     return is_out_of_office(msg)
+
+
+def is_unanswerable(msg: ParsedMessage) -> bool:
+    """No From address and no Reply-To: every mail program writes a From (RFC 5322 3.6), so
+    this is a script or relay, and there is nobody to answer (bugcase 33-empty-from)."""
+    return not msg.sender.email and not any(a.email for a in msg.reply_to)
 
 
 def is_out_of_office(msg: ParsedMessage) -> bool:
