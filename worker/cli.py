@@ -8,6 +8,8 @@ from pathlib import Path
 
 from parsers import ParseOptions, ParseResult, parse
 
+from .commands import ConfigError, add_worker_commands
+
 
 def message_json(result: ParseResult) -> dict:
     msg = result.message
@@ -68,6 +70,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="helpdesk", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
+    add_worker_commands(sub)
     p = sub.add_parser("parse", help="parse .eml files offline (no server, no database)")
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("--message", action="store_true", help="include the normalised message")
@@ -79,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"helpdesk: config: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

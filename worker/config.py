@@ -82,7 +82,7 @@ class MailboxSettings:
 class OutboxSettings:
     kind: str = "maildir"  # maildir | smtp
     path: Path = Path("var/outbox")
-    max_attempts: int = 8
+    max_attempts: int = 24
     retry_base_seconds: int = 60
 
 

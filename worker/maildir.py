@@ -83,11 +83,25 @@ class MaildirMailbox:
     def _keys_in_order(self) -> list[str]:
         """Inbox keys in UID order; new keys (named by delivery time) get the next UIDs."""
         known = self._uids["uids"]
-        keys = sorted(self.box.keys(), key=lambda k: (k not in known, known.get(k, 0), k))
+        delivered = self._delivery_times()
+        keys = sorted(self.box.keys(),
+                      key=lambda k: (k not in known, known.get(k, 0), delivered.get(k, 0), k))
         for key in keys:
             self._uid_of(key)
         self._by_uid = {int(uid): key for key, uid in known.items()}
         return keys
+
+    def _delivery_times(self) -> dict[str, int]:
+        """Key -> file mtime (ns): an MTA's delivery order for messages without a UID yet."""
+        times: dict[str, int] = {}
+        for sub in ("new", "cur"):
+            try:
+                entries = list(os.scandir(self.path / sub))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                times[entry.name.split(self.box.colon)[0]] = entry.stat().st_mtime_ns
+        return times
 
     # -- Mailbox protocol ----------------------------------------------------------------
     def uidvalidity(self) -> int:
@@ -150,9 +164,9 @@ class MaildirMailbox:
             moved += 1
         return moved
 
-    def deliver(self, data: bytes) -> None:
-        """Put a message into the inbox (what an MTA would do); used by `helpdesk demo`."""
-        self.box.add(data)
+    def deliver(self, data: bytes) -> int:
+        """Put a message into the inbox (what an MTA would do) and give it the next UID."""
+        return self._uid_of(self.box.add(data))
 
 
 class MaildirTransport:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, update
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=15)
 BATCH_LIMIT = 1000
+MAX_DELAY = 3600  # back-off doubles from retry_base_seconds up to an hour
 
 
 @dataclass
@@ -104,7 +106,28 @@ def _finish(st: Store, row_id: int, now: datetime, *, status: str, error: str | 
                         attempts=row.attempts)
 
 
-def _append_sent(st: Store, mailbox: Mailbox | None, row: OutboxItem) -> None:
+class SentAppender:
+    """Opens the mailbox only when a sent reply has to be appended (most runs send nothing)."""
+
+    def __init__(self, open_mailbox: Callable[[], Mailbox]) -> None:
+        self._open = open_mailbox
+        self._mailbox: Mailbox | None = None
+
+    def __enter__(self) -> "SentAppender":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._mailbox is not None:
+            self._mailbox.__exit__(None, None, None)
+            self._mailbox = None
+
+    def append_sent(self, data: bytes) -> None:
+        if self._mailbox is None:
+            self._mailbox = self._open().__enter__()
+        self._mailbox.append_sent(data)
+
+
+def _append_sent(st: Store, mailbox: Mailbox | SentAppender | None, row: OutboxItem) -> None:
     if mailbox is None:
         return
     try:
@@ -118,7 +141,7 @@ def _append_sent(st: Store, mailbox: Mailbox | None, row: OutboxItem) -> None:
 
 
 def send_pending(st: Store, transport: Transport, settings: Settings, now: datetime,
-                 mailbox: Mailbox | None = None) -> SendReport:
+                 mailbox: Mailbox | SentAppender | None = None) -> SendReport:
     """Send every due reply; never raises for a send failure (it is recorded on the row)."""
     report = SendReport()
     _release_stale_claims(st, now)
@@ -145,7 +168,7 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
                         _finish(st, row_id, now, status="failed", error=str(exc)[:1000])
                         report.failed += 1
                     else:
-                        delay = timedelta(seconds=base * 2 ** (attempts - 1))
+                        delay = timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_DELAY))
                         _finish(st, row_id, now, status="pending", error=str(exc)[:1000],
                                 retry_at=now + delay)
                         report.retrying += 1

@@ -45,6 +45,7 @@ class MessageOutcome:
 
     uid: int
     outcome: str  # new | follow_up | duplicate | failed
+    message_key: str = field(default="", repr=False)  # never logged
     references: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
@@ -126,7 +127,7 @@ def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbo
     session.add(stored)
     session.flush()  # a duplicate key raises IntegrityError here, inside the SAVEPOINT
     tickets, outcome, replies = writer.file(session, stored, item.result, item.crash)
-    return MessageOutcome(uid=item.raw.uid, outcome=outcome,
+    return MessageOutcome(uid=item.raw.uid, outcome=outcome, message_key=item.key,
                           references=[t.reference or "" for t in tickets],
                           types=[t.type for t in tickets],
                           actions=[t.action for t in tickets], replies=replies)
@@ -141,7 +142,7 @@ def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidv
         seen = store.existing_keys(session, [f.key for f in batch])
         for item in batch:
             if item.key in seen:
-                done.append((item, MessageOutcome(item.raw.uid, "duplicate")))
+                done.append((item, MessageOutcome(item.raw.uid, "duplicate", item.key)))
                 continue
             savepoint = session.begin_nested()
             try:
@@ -149,12 +150,12 @@ def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidv
                 savepoint.commit()
             except IntegrityError:
                 savepoint.rollback()  # stored by a racing worker (or twice in this batch)
-                outcome = MessageOutcome(item.raw.uid, "duplicate")
+                outcome = MessageOutcome(item.raw.uid, "duplicate", item.key)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
                 savepoint.rollback()
                 log.exception("uid=%s: could not store the message (%s)", item.raw.uid,
                               type(exc).__name__)
-                outcome = MessageOutcome(item.raw.uid, "failed")
+                outcome = MessageOutcome(item.raw.uid, "failed", item.key)
             seen.add(item.key)
             done.append((item, outcome))
         store.advance_last_uid(session, mailbox.name, batch[0].raw.folder, uidvalidity,

@@ -1,0 +1,73 @@
+"""The scheduled worker: interval jobs poll_once and send_pending (APScheduler 3), never overlapping."""
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .edges import make_mailbox, make_transport, utcnow
+from .outbox import SendReport, SentAppender, send_pending
+from .pipeline import CycleReport, WorkerContext, poll_once
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OnceReport:
+    poll: CycleReport
+    send: SendReport
+
+
+def poll_job(ctx: WorkerContext) -> CycleReport:
+    report = poll_once(ctx, utcnow())
+    if report.fetched or report.error:
+        log.info("poll: %d fetched, %d new, %d follow-up, %d duplicate, %d failed, %d replies "
+                 "queued in %.2fs%s", report.fetched, report.count("new"),
+                 report.count("follow_up"), report.count("duplicate"), report.count("failed"),
+                 report.replies_queued, report.seconds, " (error)" if report.error else "")
+    return report
+
+
+def send_job(ctx: WorkerContext) -> SendReport:
+    settings = ctx.settings
+    appender = SentAppender(lambda: make_mailbox(settings)) if settings.imap.sent_folder else None
+    try:
+        report = send_pending(ctx.store, make_transport(settings), settings, utcnow(), appender)
+    finally:
+        if appender is not None:
+            appender.__exit__(None, None, None)
+    if report.sent or report.failed or report.retrying or report.error:
+        log.info("send: %d sent, %d retrying, %d failed, %d held", report.sent, report.retrying,
+                 report.failed, report.held)
+    return report
+
+
+def run_once(ctx: WorkerContext) -> OnceReport:
+    """One poll then one send: what `helpdesk run --once` and cron use."""
+    return OnceReport(poll=poll_job(ctx), send=send_job(ctx))
+
+
+def run_forever(ctx: WorkerContext) -> None:
+    """Poll every poll_seconds and send every send_seconds until SIGINT/SIGTERM."""
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    now = datetime.now(timezone.utc)
+    common = {"max_instances": 1, "coalesce": True, "next_run_time": now,
+              "misfire_grace_time": None}
+    scheduler.add_job(poll_job, "interval", args=[ctx], id="poll",
+                      seconds=ctx.settings.schedule.poll_seconds, **common)
+    scheduler.add_job(send_job, "interval", args=[ctx], id="send",
+                      seconds=ctx.settings.schedule.send_seconds, **common)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: stopping after the running jobs", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker started: poll every %ds, send every %ds", ctx.settings.schedule.poll_seconds,
+             ctx.settings.schedule.send_seconds)
+    scheduler.start()
