@@ -1,13 +1,51 @@
-"""Find the typed requests in a parsed message. (Placeholder: everything is triage.)"""
+"""Find the typed requests in a parsed message: classify, split several requests, extract, decide."""
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
+from typing import Callable
 
-from .model import ParsedMessage, ParseOptions, Request, Requester
+from .classify import ACTIONABLE, Classification, classify, score_text
+from .context import Context, Found
+from .decide import decide
+from .extract_people import (extract_organisation, extract_professional, extract_worker_account,
+                             extract_worker_details)
+from .extract_records import (extract_add_address, extract_design_change, extract_duplicate_record,
+                              extract_how_do_i, extract_incident, extract_person_record_change,
+                              extract_remove_lock, extract_restricted_record)
+from .fields import flip_name
+from .model import Cue, ParsedMessage, ParseOptions, Request
+from .quoting import Sections, request_text_of, sections_of
+from .requester import find_requester
+from .sensitive import sensitive_kinds
+from .sentences import segments
 
+__all__ = ["find_requests", "request_text_of", "ticket_refs_in", "requests_for_text"]
 
-def request_text_of(msg: ParsedMessage) -> str:
-    return msg.text
+log = logging.getLogger(__name__)
+
+EXTRACTORS: dict[str, Callable[[Context], Found]] = {
+    "add_address": extract_add_address,
+    "worker_account": extract_worker_account,
+    "worker_details": extract_worker_details,
+    "organisation": extract_organisation,
+    "professional": extract_professional,
+    "how_do_i": extract_how_do_i,
+    "duplicate_record": extract_duplicate_record,
+    "remove_lock": extract_remove_lock,
+    "incident": extract_incident,
+    "person_record_change": extract_person_record_change,
+    "design_change": extract_design_change,
+    "restricted_record": extract_restricted_record,
+}
+SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr)\s*:\s*|\[[^\]]*\]\s*)+", re.I)
+# a segment must carry this much evidence of its own to become a request of its own (064, 065, 066)
+SEGMENT_SCORE = 3.5
+MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
+OWN_MOVE_RE = re.compile(r"\bmy (work ?)?base\b|\bI(?:'m| am) (now )?based\b|\bI(?:'ve| have) moved\b|\bI(?:'m| am) moving\b",
+                         re.I)
+SERVICE_USER_RE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Master)\.? [A-Z][a-z]+(?: [A-Z][\w'’-]+)?")
 
 
 def ticket_refs_in(msg: ParsedMessage, options: ParseOptions) -> tuple[str, ...]:
@@ -15,9 +53,79 @@ def ticket_refs_in(msg: ParsedMessage, options: ParseOptions) -> tuple[str, ...]
     return tuple(dict.fromkeys(pattern.findall(msg.subject)))
 
 
+def clean_subject(subject: str) -> str:
+    return SUBJECT_PREFIX_RE.sub("", subject or "").strip()
+
+
+def split_requests(text: str) -> list[tuple[str, str, Classification]]:
+    """[(type, text, classification)] when segments of the text hold requests of different types."""
+    parts = segments(text)
+    if len(parts) < 2:
+        return []
+    typed: list[tuple[str, str, Classification]] = []
+    for part in parts:
+        cls = classify(part)
+        if cls.type in ACTIONABLE and cls.scores.get(cls.type, 0) >= SEGMENT_SCORE and cls.confidence >= 0.5:
+            if typed and typed[-1][0] == cls.type:
+                typed[-1] = (cls.type, typed[-1][1] + "\n\n" + part, typed[-1][2])
+            else:
+                typed.append((cls.type, part, cls))
+        elif typed:
+            typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
+    if len({t for t, _, _ in typed}) < 2 or len(typed) != len({t for t, _, _ in typed}):
+        return []
+    return typed
+
+
+def _resolve_rules(cls: Classification, text: str, signature: str) -> str:
+    """Help-desk rules the cue scores cannot see: a line manager's report of a move is an account change."""
+    if cls.type == "work_base_change" and not OWN_MOVE_RE.search(text) and MANAGER_RE.search(signature + "\n" + text):
+        return "worker_account"
+    return cls.type
+
+
+def _sensitive(msg: ParsedMessage, text: str, types: set[str]) -> tuple[str, ...]:
+    names = bool(SERVICE_USER_RE.search(text)) and not types <= {"professional", "worker_account", "worker_details",
+                                                                  "organisation"}
+    return sensitive_kinds(msg.text or text, msg.attachments, service_user_names=names)
+
+
+def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options: ParseOptions,
+                      forced_type: str | None = None) -> list[Request]:
+    """Classify and extract the request(s) in `text` (the message's request text, or a conversation's)."""
+    requester = find_requester(msg, sections.signature)
+    subject = " ".join(s for s in (clean_subject(msg.subject), sections.forwarded_subject) if s)
+    base = Context(text=text, subject=subject, date=msg.date, sender_name=flip_name(msg.sender.name),
+                   sender_email=msg.sender.email, signature=sections.signature, whole_text=text, options=options)
+    if forced_type is None:
+        parts = split_requests(text)
+        if parts:
+            sensitive = _sensitive(msg, text, {t for t, _, _ in parts})
+            return [_build(t, replace(base, text=part), cls.confidence, cls.cues, requester,
+                           options, sensitive) for t, part, cls in parts]
+        cls = classify(text, subject)
+        type_name, confidence, cues = _resolve_rules(cls, text, sections.signature), cls.confidence, cls.cues
+    else:
+        scores, cue_list = score_text(text, subject)
+        type_name, confidence = forced_type, 1.0
+        cues = tuple(c for c in cue_list if c.rule.startswith(forced_type + ":")) + (
+            Cue("type", "thread:ticket type kept", forced_type),)
+    sensitive = _sensitive(msg, text, {type_name})
+    return [_build(type_name, base, confidence, cues, requester, options, sensitive)]
+
+
+def _build(type_name: str, ctx: Context, confidence: float, cues: tuple[Cue, ...], requester,
+           options: ParseOptions, sensitive: tuple[str, ...]) -> Request:
+    extractor = EXTRACTORS.get(type_name)
+    found = extractor(ctx) if extractor and confidence >= options.triage_below_confidence else None
+    return decide(type_name, found, confidence, requester, options, cues, sensitive)
+
+
 def find_requests(msg: ParsedMessage, text: str, screen: str | None,
                   options: ParseOptions) -> list[Request]:
-    requester = Requester(email=msg.sender.email, name=msg.sender.name)
+    """Every request in one message: one ignore Request for screened mail, else typed requests."""
+    sections = sections_of(msg)
     if screen:
-        return [Request(screen, "ignore", {}, (), 1.0, requester)]
-    return [Request("unknown", "triage", {}, (), 0.0, requester)]
+        requester = find_requester(msg, sections.signature)
+        return [Request(screen, "ignore", {}, (), 1.0, requester, (Cue("type", f"screen:{screen}"),))]
+    return requests_for_text(msg, sections, text, options)

@@ -1,0 +1,36 @@
+"""What a field extractor reads: the request text and the message facts around it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .model import Cue, ParseOptions
+
+
+@dataclass(frozen=True)
+class Context:
+    """One request's text (a whole message, or one segment of it) and its message's facts."""
+
+    text: str
+    subject: str = ""
+    date: datetime | None = None
+    sender_name: str | None = None  # 'Lauren Pike', as the sender signs
+    sender_email: str | None = None
+    signature: str = ""
+    whole_text: str = ""  # the whole request text, when `text` is one segment of it
+    options: ParseOptions = field(default_factory=ParseOptions)
+
+
+class Found:
+    """Collects field values and the cue behind each one."""
+
+    def __init__(self) -> None:
+        self.fields: dict = {}
+        self.cues: list[Cue] = []
+        self.notes: list[str] = []
+
+    def set(self, name: str, value, rule: str, text: str = "") -> None:
+        if value in (None, "", [], {}):
+            return
+        self.fields[name] = value
+        self.cues.append(Cue(name, rule, str(text)[:80]))

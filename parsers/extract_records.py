@@ -1,0 +1,253 @@
+"""Field extractors for record and system requests: address, duplicate, lock, incident, change, design, restriction."""
+from __future__ import annotations
+
+import re
+
+from .context import Context, Found
+from .dates import find_date_after, find_dates, iso
+from .fields import NAME_TOKEN, TITLE, find_address, find_postcode, tidy
+from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
+from .sentences import sentences, without_greeting, word_count
+
+DOB_BEFORE_RE = re.compile(r"\b(dob|d\.o\.b|date of birth|born)\b[\s:(]*$", re.I)
+START_CUE_RE = re.compile(r"\b(from|starting|start(s|ed)?|start date|moves?|moved in|moving in|as of|effective|with effect|"
+                          r"since|keys|signed|w/c)\b", re.I)
+ADDRESS_TYPES = [
+    ("placement", re.compile(r"\bplacement\b", re.I)),
+    ("temporary", re.compile(r"\btemporar(y|ily)\b|\btemp\b", re.I)),
+    ("respite", re.compile(r"\brespite\b", re.I)),
+    ("correspondence", re.compile(r"\bcorrespondence\b", re.I)),
+    ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
+]
+ADDRESS_TYPE_LABEL_RE = re.compile(r"^\s*address type\s*:\s*(.+)$", re.I | re.M)
+
+
+def _ids(ctx: Context) -> tuple[str | None, str | None]:
+    prefix = ctx.options.reference_prefix
+    return find_person_id(ctx.text, prefix), find_workstep_id(ctx.text, prefix)
+
+
+def extract_add_address(ctx: Context) -> Found:
+    found = Found()
+    person_id, _ = _ids(ctx)
+    found.set("person_id", person_id, "label:person ID")
+    found.set("address", find_address(ctx.text), "address")
+    found.set("postcode", find_postcode(ctx.text), "postcode")
+    label = ADDRESS_TYPE_LABEL_RE.search(ctx.text)
+    if label:
+        found.set("address_type", tidy(label.group(1)).lower(), "label:address type")
+    else:
+        for name, pattern in ADDRESS_TYPES:
+            if pattern.search(ctx.text):
+                found.set("address_type", name, f"word:{name}")
+                break
+    start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=30, avoid=DOB_BEFORE_RE)
+    if start:
+        found.set("start_date", iso(start.value), "date after start cue", start.text)
+    return found
+
+
+KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|main record(?: is)?)\D{0,25}?(\d{4,10})\b"
+                     r"|\b(\d{4,10})\b[^.?!\n]{0,40}\b(?:should be kept|is the one to keep|to keep|as the master|is the master)\b",
+                     re.I)
+
+
+def extract_duplicate_record(ctx: Context) -> Found:
+    found = Found()
+    ids = find_person_ids(ctx.text, ctx.options.reference_prefix)
+    if len(ids) < 2:
+        # the form makes a list of record numbers plain (see 025); still no phone/NHS/dates
+        bare = [i for i in find_bare_ids(ctx.text) if i not in ids]
+        if len(ids) + len(bare) >= 2:
+            ids = ids + bare
+    if len(ids) >= 2:
+        found.set("person_ids", ids, "label/list of IDs")
+    keep = KEEP_RE.search(ctx.text)
+    if keep:
+        value = keep.group(1) or keep.group(2)
+        if value in ids:
+            found.set("keep_person_id", value, "keep", keep.group(0))
+    return found
+
+
+_NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
+LOCKED_BY_RE = re.compile(
+    rf"{_NAME}(?:'s)? (?:is|has been|are) already working|in use by {_NAME}|locked by {_NAME}|"
+    rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it")
+
+
+def extract_remove_lock(ctx: Context) -> Found:
+    found = Found()
+    _, workstep = _ids(ctx)
+    found.set("workstep_id", workstep, "label:workstep")
+    m = LOCKED_BY_RE.search(ctx.text)
+    if m:
+        name = next(g for g in m.groups() if g)
+        found.set("locked_by", name, "name in lock message", m.group(0))
+    return found
+
+
+GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|issue|fault)(?:\s*/\s*(?:incident|error|problem|issue|fault))*"
+                               r"(?: with mosaic)?", re.I)
+PROBLEM_RE = re.compile(r"\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
+                        r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
+                        r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
+QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]")
+
+
+def extract_incident(ctx: Context) -> Found:
+    found = Found()
+    person_id, workstep = _ids(ctx)
+    text = GENERIC_REPORT_RE.sub(" ", ctx.text)
+    described = [s.text for s in sentences(without_greeting(text))
+                 if PROBLEM_RE.search(s.text) and word_count(s.text) >= 5 and not s.text.rstrip().endswith("?")
+                 or (PROBLEM_RE.search(s.text) and word_count(s.text) >= 8)]
+    if described:
+        found.set("description", " ".join(described[:2]), "sentence with a problem", described[0])
+    for m in QUOTED_RE.finditer(ctx.text):
+        quoted = m.group(1).strip()
+        if word_count(quoted) >= 3 or re.search(r"error|\d{3}", quoted, re.I):
+            found.set("error_message", quoted, "quoted error text", quoted)
+            break
+    found.set("workstep_id", workstep, "label:workstep")
+    found.set("person_id", person_id, "label:person ID")
+    dates = [d for d in find_dates(ctx.text, ctx.date) if not DOB_BEFORE_RE.search(ctx.text[max(0, d.start - 25):d.start])]
+    if dates:
+        found.set("occurred_at", iso(dates[0].value), "date in report", dates[0].text)
+    return found
+
+
+WORKFLOW_RE = re.compile(r"\bre-?open|\bput back\b|\bsen[dt] back\b|\bnext action\b|\bworkflow\b|\bfinalised\b|\bcompleted\b|"
+                         r"\bstep (moving|moved)|\bmov(e|ed|ing) (the|a) step\b|\bwrong (team|worker)\b|\binstead of\b", re.I)
+PERSON_RECORD_RE = re.compile(r"\bperson record\b|\bdob\b|\bdate of birth\b|\bethnicity\b|\bfirst language\b|\bgender\b|"
+                              r"\bname\b|\baddress\b|\bnhs number\b|\brecorded wrongly\b|\bdetails\b", re.I)
+NEGATED_RE = re.compile(r"\b(nothing|not|no)\b[\w\s]{0,12}$", re.I)
+ID_MENTION_RE = re.compile(r"\b(?:person\s*id|pid|mosaic\s*id|client\s*id|workstep(?:\s*id)?|work\s*step|ws|step\s*id)\b[\s:#.]*\d+",
+                           re.I)
+
+
+def _kind_score(pattern: re.Pattern, text: str) -> int:
+    return sum(1 for m in pattern.finditer(text) if not NEGATED_RE.search(text[max(0, m.start() - 20):m.start()]))
+
+
+def extract_person_record_change(ctx: Context) -> Found:
+    found = Found()
+    person_id, workstep = _ids(ctx)
+    found.set("workstep_id", workstep, "label:workstep")
+    found.set("person_id", person_id, "label:person ID")
+    body = ID_MENTION_RE.sub(" ", without_greeting(ctx.text))
+    words = word_count(body)
+    if words >= ctx.options.min_explanation_words:
+        found.set("explanation", " ".join(body.split()), f"explanation of {words} words")
+    workflow, person = _kind_score(WORKFLOW_RE, ctx.text), _kind_score(PERSON_RECORD_RE, ctx.text)
+    if workflow or person:
+        found.set("change_kind", "workflow" if workflow > person else "person_record",
+                  f"kind cues workflow={workflow} person_record={person}")
+    return found
+
+
+DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
+                            r"create|introduce|include|mandatory|new)\b", re.I)
+DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
+                              r"section|report|button|tab|outcome)s?\b", re.I)
+ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
+                     r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
+TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
+           ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),
+           ("step", re.compile(r"\bstep\b|\bnext action\b|\bworkflow\b", re.I))]
+
+
+def extract_design_change(ctx: Context) -> Found:
+    found = Found()
+    concrete = [s.text for s in sentences(without_greeting(ctx.text))
+                if DESIGN_VERB_RE.search(s.text) and DESIGN_OBJECT_RE.search(s.text)]
+    if not concrete:
+        return found
+    found.set("description", " ".join(concrete[:2]), "sentence naming a change", concrete[0])
+    joined = " ".join(concrete)
+    item = ITEM_RE.search(joined) or ITEM_RE.search(ctx.text)
+    kind = None
+    if item:
+        found.set("item_name", item.group(1), "named item", item.group(0))
+        word = item.group(2).lower()
+        kind = {"list": "reference_data", "reference data": "reference_data", "dropdown": "reference_data",
+                "drop-down": "reference_data", "lookup": "reference_data", "form": "form", "screen": "form",
+                "step": "step"}.get(word)
+        if kind != "reference_data" and re.search(r"\b(value|option)s?\b", joined, re.I) and kind != "step":
+            kind = "reference_data"
+    if kind is None:
+        kind = next((name for name, pattern in TARGETS if pattern.search(joined)), "system")
+    found.set("target", kind, "target word")
+    return found
+
+
+ACCESS_CUE_RE = re.compile(
+    r"(?:access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
+    r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I)
+ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$",
+                            re.I | re.S)
+POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
+                       r"\bpolic(y|ies)\b[^.?!\n]{0,15}\b(read|understood)\b|\bread it\b[^.?!\n]{0,30}\bpolic(y|ies)\b", re.I)
+POLICY_NEGATED_RE = re.compile(r"\b(not|n't|never|yet to)\b[^.?!\n]{0,20}$", re.I)
+REASON_RE = re.compile(r"\b(reason|because|due to|works (in|for|at|as)|employee|member of staff|staff member|councillor|"
+                       r"(local )?(paper|press|news|media)|high[- ]profile|well[- ]known|relative|related to|family member|"
+                       r"sensitive|celebrity|has (mosaic )?access|uses mosaic|works in)\b", re.I)
+
+
+def _access_items(value: str) -> list[str]:
+    value = ACCESS_STOP_RE.sub("", value)
+    parts = re.split(r"\n\s*[-*•]\s*|,|\band\b|&|;", value)
+    items = []
+    for part in parts:
+        part = tidy(part)
+        part = re.sub(r"^(?:the|our|my|and)\s+", "", part, flags=re.I)
+        part = re.sub(r"^(?:[a-z]+\s+)+(?=[A-Z])", "", part)  # 'our head of service, Diane' -> 'Diane'
+        if part and part[0].isupper() and not re.fullmatch(r"(?:[a-z]+\s*)+", part):
+            items.append(part)
+    return items
+
+
+def extract_restricted_record(ctx: Context) -> Found:
+    found = Found()
+    person_id, _ = _ids(ctx)
+    found.set("person_id", person_id, "label:person ID")
+    access: list[str] = []
+    for m in ACCESS_CUE_RE.finditer(ctx.text):
+        access = _access_items(m.group(1))
+        if access:
+            found.set("access", access, "access list", m.group(0))
+            break
+    policy = POLICY_RE.search(ctx.text)
+    if policy and not POLICY_NEGATED_RE.search(ctx.text[max(0, policy.start() - 25):policy.start()] + policy.group(0)[:12]):
+        found.set("policy_read", True, "policy confirmed", policy.group(0))
+    for s in sentences(without_greeting(ctx.text)):
+        if REASON_RE.search(s.text) and not POLICY_RE.search(s.text) and not re.search(r"\brestrict", s.text, re.I) \
+                and word_count(s.text) >= 5:
+            found.set("reason", s.text, "reason sentence", s.text)
+            break
+    else:
+        for s in sentences(ctx.text):
+            m = re.search(r"\b(?:because|as|since|so)\b\s+(.{15,})", s.text)
+            if re.search(r"\brestrict", s.text, re.I) and m:
+                found.set("reason", m.group(1), "reason clause", m.group(0))
+                break
+    return found
+
+
+QUESTION_START_RE = re.compile(r"^(how|is there|is it|can i|can we|where|what|which|why|when|do i|do we|does|could i|could you tell)\b",
+                               re.I)
+CALLBACK_RE = re.compile(r"\b(ring|call|phone|contact) me\b|\bgive me a (ring|call)\b|\bwhat (information|do you need)\b", re.I)
+
+
+def extract_how_do_i(ctx: Context) -> Found:
+    found = Found()
+    for s in sentences(without_greeting(ctx.text)):
+        text = s.text
+        if CALLBACK_RE.search(text):
+            continue
+        if text.rstrip().endswith("?") or (QUESTION_START_RE.match(text) and word_count(text) >= 5) \
+                or re.search(r"\b(know|find out|show me|explain) how\b", text, re.I):
+            found.set("question", text, "question sentence", text)
+            break
+    return found
