@@ -16,7 +16,7 @@ WEEKDAYS = {d: i for i, names in enumerate(
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _WDAY = r"(?:(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(?:day|sday|nesday|rsday|urday)?\.?,?\s+)?"
 # 01/02/2027, 1-2-27, 01.02.2027 (UK day-first; see 003 'starting 01/02/2027')
-NUMERIC_RE = re.compile(r"(?<![\d/.-])" + _WDAY.replace("(mon", "(?:mon") + r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?![\d/.-])", re.I)
+NUMERIC_RE = re.compile(r"(?<![\d/.-])" + _WDAY.replace("(mon", "(?:mon") + r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?![\d/-]|\.\d)", re.I)
 # 'Monday 4th Jan', '18th Jan', '1 January 2027', '4th of March' (see 001, 004)
 DAY_MONTH_RE = re.compile(r"\b" + _WDAY + r"(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH
                           + r"\b\.?(?:,?\s+(\d{4}))?", re.I)

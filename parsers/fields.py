@@ -19,8 +19,9 @@ ADDRESS_LABEL_RE = re.compile(r"^\s*(?:new |home |full )?address\s*(?:is)?\s*:\s
 ADDRESS_IS_RE = re.compile(r"\baddress (?:is|will be)\s*:?\s*(?!\n)([^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
-PERSON_NAME_RE = re.compile(
-    rf"(?:\b{TITLE}\s+)?\b[A-ZÀ-Þ][a-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?(?:\s+(?:[A-ZÀ-Þ]['’][A-Z]|[A-ZÀ-Þ]|Mc|Mac|Ó|Ní|Nic|Ó|O')?[A-ZÀ-Þa-zà-ÿ'’]+(?:-[A-ZÀ-Þ][a-zà-ÿ'’]+)?){{1,2}}")
+_CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ]+(?:[-'’][A-ZÀ-Þ][a-zà-ÿ]+)?|[A-ZÀ-Þ]['’][A-ZÀ-Þ][a-zà-ÿ]+|Mc[A-Z][a-z]+|Ní|Ó|Nic)"
+# two or three capitalised words, with any title: 'Dr Helena Marsh', 'Siobhán Ní Bhriain', 'Kerry-Ann Mitchell'
+PERSON_NAME_RE = re.compile(rf"(?<![\w'’-])(?:{_CAP})(?:[ \t]+(?:{_CAP}))+(?![\w'’-])")
 NOT_NAME_WORDS = {
     "mosaic", "team", "the", "please", "thanks", "hi", "hello", "dear", "could", "can", "would", "mr", "mrs",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
@@ -33,6 +34,12 @@ NOT_NAME_WORDS = {
     "or", "of", "in", "on", "at", "for", "to", "from", "with", "is", "was", "be", "as", "senior", "practitioner",
     "county", "example", "locality", "office", "offices", "safeguarding", "fostering", "leaving", "case",
     "note", "type", "unit", "flat", "room", "policy", "restricted", "conference", "discussion", "strategy",
+    "good", "afternoon", "morning", "evening", "regards", "kind", "many", "best", "wishes", "cheers", "yes", "no",
+    "she's", "he's", "they're", "i'm", "i've", "we've", "it's", "that's", "there's", "can't", "won't", "don't",
+    "gp", "dr", "urgent", "re", "fw", "fwd", "sent", "subject", "attached", "screenshot", "thank", "thanks",
+    "also", "separately", "just", "still", "both", "all", "some", "any", "every", "each", "when", "if",
+    "while", "since", "after", "before", "as", "so", "but", "because", "ward", "surgery", "practice",
+    "primary", "academy", "health", "centre", "mental", "approved", "learning", "disabilities", "team's",
 }
 
 
@@ -88,6 +95,8 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
             continue
         postcode = f"{pm.group(1).upper()} {pm.group(2).upper()}"
         before = line[:pm.start()].strip(" ,")
+        if len(before) > 50:
+            continue
         block: list[str] = [before] if before else []
         j = i - 1
         while j >= 0 and lines[j].strip() and len(lines[j]) <= 45 and not lines[j].rstrip().endswith((":", "?", ".")) \
@@ -142,14 +151,22 @@ def find_address(text: str) -> str | None:
 
 def person_names(text: str) -> list[tuple[str, int]]:
     """Capitalised two/three-word names with any title, as written ('Dr Helena Marsh')."""
-    out = []
-    for m in PERSON_NAME_RE.finditer(text):
-        words = [w.strip("'’") for w in m.group(0).split()]
-        core = [w for w in words if not re.fullmatch(TITLE, w)]
-        if len(core) < 2 or any(w.lower() in NOT_NAME_WORDS for w in core):
-            # trim a trailing non-name word ('Femi Adeyemi a' never matches; 'Jas Dhillon has' can't)
-            continue
-        out.append((m.group(0), m.start()))
+    out: list[tuple[str, int]] = []
+    for run in PERSON_NAME_RE.finditer(text):
+        words = [(w.group(0), run.start() + w.start()) for w in re.finditer(r"\S+", run.group(0))]
+        current: list[tuple[str, int]] = []
+        title: tuple[str, int] | None = None
+        for word, pos in words + [("", -1)]:
+            is_title = bool(word) and re.fullmatch(TITLE, word) is not None
+            if word and not is_title and word.lower() not in NOT_NAME_WORDS:
+                current.append((word, pos))
+                continue
+            if 2 <= len(current) <= 3:
+                first = title if title and title[1] + len(title[0]) + 1 == current[0][1] else None
+                name = " ".join(w for w, _ in ([first] if first else []) + current)
+                out.append((name, (first or current[0])[1]))
+            current = []
+            title = (word, pos) if is_title else None
     return out
 
 
