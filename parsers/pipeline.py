@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 
 from .message import MessageTooComplex, parse_message
-from .model import ParseOptions, ParseResult
+from .model import ParsedMessage, ParseOptions, ParseResult
+from .quoting import sections_of
+from .requests import find_requests, request_text_of, requests_for_text, ticket_refs_in
 from .screening import screen
-from .requests import find_requests, request_text_of, ticket_refs_in
 
 log = logging.getLogger(__name__)
 
@@ -21,3 +22,22 @@ def run_parse(data: bytes, options: ParseOptions) -> ParseResult:
     requests = find_requests(msg, text, kind, options)
     return ParseResult(message=msg, requests=tuple(requests), request_text=text, screen=kind,
                        ticket_refs=ticket_refs_in(msg, options))
+
+
+def run_conversation(messages: list[bytes], options: ParseOptions,
+                     ticket_type: str | None) -> ParseResult:
+    """One ticket's inbound messages (oldest first) read as one request text."""
+    parsed: list[ParsedMessage] = []
+    for data in messages:
+        try:
+            parsed.append(parse_message(data, max_depth=options.max_mime_depth))
+        except MessageTooComplex as exc:
+            log.info("conversation message rejected: %s", exc)
+    if not parsed:
+        return ParseResult(message=None, error="no readable message in the conversation")
+    texts = [request_text_of(m) for m in parsed]
+    text = "\n\n".join(t for t in texts if t.strip())
+    first = parsed[0]
+    requests = requests_for_text(first, sections_of(first), text, options, forced_type=ticket_type)
+    return ParseResult(message=parsed[-1], requests=tuple(requests), request_text=text, screen=None,
+                       ticket_refs=ticket_refs_in(parsed[-1], options))
