@@ -7,7 +7,7 @@ import mimetypes
 import re
 from email.message import Message
 
-from .decoding import decode_header
+from .decoding import decode_header, header_str
 from .model import Attachment
 
 log = logging.getLogger(__name__)
@@ -40,11 +40,24 @@ def safe_filename(raw: str | None) -> str | None:
 def part_filename(part: Message) -> str | None:
     """The decoded filename of a MIME part (RFC 2231, RFC 2047 or raw 8-bit), path stripped."""
     try:
-        raw = part.get_filename()
+        raw = _decoded_params(part).get_filename()
     except Exception:  # noqa: BLE001 - malformed parameters are the sender's problem
         log.debug("unreadable filename parameter")
         return None
     return safe_filename(raw) if isinstance(raw, str) else None
+
+
+def _decoded_params(part: Message) -> Message:
+    """The part itself, or a stand-in holding its Content-Type/-Disposition decoded, when raw
+    8-bit bytes would reach compat32's parameter parser (which turns them into U+FFFD)."""
+    raw = [(k, v) for k, v in part.raw_items()
+           if k.lower() in ("content-type", "content-disposition")]
+    if all(isinstance(v, str) and v.isascii() for _, v in raw):
+        return part
+    stand_in = Message()
+    for key, value in raw:
+        stand_in[key] = header_str(value)
+    return stand_in
 
 
 def placeholder_name(content_type: str, index: int) -> str:

@@ -7,6 +7,7 @@ import codecs
 import logging
 import quopri
 import re
+import unicodedata
 
 from charset_normalizer import from_bytes as guess_charsets
 
@@ -95,8 +96,13 @@ def _decode_iso2022(data: bytes) -> str:
 
 
 def _guess(data: bytes) -> str:
-    """Undeclared 8-bit text: charset-normalizer for non-Western scripts, else windows-1252."""
-    if len(data) >= 8:
+    """Undeclared 8-bit text: charset-normalizer for non-Western scripts, else windows-1252.
+
+    Only text that is largely non-ASCII (Cyrillic, Greek, CJK...) is worth a guess: a few
+    accented letters in Western text are windows-1252, and detectors misread short samples.
+    """
+    high = len(data.translate(None, bytes(range(128))))  # count of bytes >= 0x80
+    if high >= 8 and high * 4 >= len(data):
         try:
             best = guess_charsets(data[:20000]).best()
         except Exception:  # noqa: BLE001 - a detector failure must not lose the text
@@ -105,10 +111,25 @@ def _guess(data: bytes) -> str:
         if best is not None and best.encoding not in _GUESS_AS_CP1252:
             codec = _GUESS_ALIASES.get(best.encoding, best.encoding)
             try:
-                return clean_surrogates(data.decode(codec))
+                text = clean_surrogates(data.decode(codec))
             except (UnicodeError, LookupError):
-                pass
+                text = ""
+            if text and _mostly_non_latin(text):
+                return text
     return data.decode("cp1252", errors="replace")
+
+
+def _mostly_non_latin(text: str) -> bool:
+    """Whether most non-ASCII letters are of another script (Cyrillic, Greek, CJK...).
+
+    Short Western text fools detectors into Baltic or Central European code pages (see
+    tests/bugcases/102-declared-utf8-really-cp1252.eml); windows-1252 is right for those.
+    """
+    letters = [c for c in text if not c.isascii() and c.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for c in letters if unicodedata.name(c, "").startswith("LATIN"))
+    return latin * 2 < len(letters)
 
 
 def clean_surrogates(text: str) -> str:
