@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -158,6 +159,12 @@ def reply_subject(subject: str, reference: str | None, type_title: str) -> str:
     return subject
 
 
+def reply_message_id(reference: str | None, domain: str) -> str:
+    """A unique Message-ID in our domain, short enough not to be folded (some clients then
+    keep the fold's leading space and miss the thread)."""
+    return f"<{reference or 'reply'}.{secrets.token_hex(8)}@{domain}>"
+
+
 class ReplyRenderer:
     """Jinja2 environment over `[templates] dir`; render(ticket, target, now) -> EmailMessage."""
 
@@ -199,7 +206,7 @@ class ReplyRenderer:
         msg["To"] = ", ".join(target.recipients)
         msg["Subject"] = reply_subject(target.subject, ticket.reference, context["type_title"])
         msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = make_msgid(domain=h.message_id_domain)
+        msg["Message-ID"] = reply_message_id(ticket.reference, h.message_id_domain)
         if target.message_id:
             msg["In-Reply-To"] = target.message_id
             refs = [r for r in target.references if r != target.message_id][-9:]

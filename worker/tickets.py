@@ -164,7 +164,7 @@ class TicketWriter:
         if email is None:
             return 0
         session.add(OutboxItem(
-            ticket_id=ticket.id, message_id=str(email["Message-ID"]), kind=reply_kind(ticket) or "",
+            ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(), kind=reply_kind(ticket) or "",
             sender=self.settings.helpdesk.address, recipient=target.recipients[0],
             recipients=list(target.recipients), data=email.as_bytes(policy=SMTP),
             status="pending", next_attempt_at=self.now, created_at=self.now))
