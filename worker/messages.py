@@ -8,6 +8,7 @@ from datetime import datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
+import parsers
 from parsers import ParseResult
 
 from .mailbox import RawMessage
@@ -38,11 +39,8 @@ def _fallback_mask(text: str) -> str:
 
 def mask_sensitive(text: str) -> str:
     """NHS and National Insurance numbers masked to their last three characters."""
-    try:
-        from parsers.sensitive import mask_sensitive as parser_mask
-    except ImportError:
-        return _fallback_mask(text)
-    return parser_mask(text)
+    parser_mask = getattr(parsers, "mask_sensitive", None)
+    return parser_mask(text) if parser_mask is not None else _fallback_mask(text)
 
 
 def build_stored_message(raw: RawMessage, key: str, result: ParseResult | None,
