@@ -6,7 +6,7 @@ import logging
 from .message import MessageTooComplex, parse_message
 from .model import ParsedMessage, ParseOptions, ParseResult
 from .quoting import sections_of
-from .requests import find_requests, request_text_of, requests_for_text, ticket_refs_in
+from .requests import find_requests, request_text_of, requests_for_text, ticket_refs_in  # noqa: F401
 from .screening import screen
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,9 @@ def run_parse(data: bytes, options: ParseOptions) -> ParseResult:
     except MessageTooComplex as exc:
         return ParseResult(message=None, error=f"rejected_too_deep: {exc}")
     kind = screen(msg, options)
-    text = request_text_of(msg)
-    requests = find_requests(msg, text, kind, options)
+    sections = sections_of(msg)
+    text = sections.request_text
+    requests = find_requests(msg, text, kind, options, sections)
     return ParseResult(message=msg, requests=tuple(requests), request_text=text, screen=kind,
                        ticket_refs=ticket_refs_in(msg, options))
 

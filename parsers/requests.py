@@ -122,9 +122,9 @@ def _build(type_name: str, ctx: Context, confidence: float, cues: tuple[Cue, ...
 
 
 def find_requests(msg: ParsedMessage, text: str, screen: str | None,
-                  options: ParseOptions) -> list[Request]:
+                  options: ParseOptions, sections: Sections | None = None) -> list[Request]:
     """Every request in one message: one ignore Request for screened mail, else typed requests."""
-    sections = sections_of(msg)
+    sections = sections or sections_of(msg)
     if screen:
         requester = find_requester(msg, sections.signature)
         return [Request(screen, "ignore", {}, (), 1.0, requester, (Cue("type", f"screen:{screen}"),))]
