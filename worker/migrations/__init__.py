@@ -23,6 +23,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_database(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` up to `revision`; safe to run on every start."""
+    from worker.store import ensure_sqlite_dir
+
+    ensure_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 
