@@ -47,11 +47,14 @@ FIELD_LABELS = {
     "error_message": "Error message", "occurred_at": "When it happened",
     "explanation": "Explanation", "change_kind": "Kind of change", "target":
     "What should change", "item_name": "Form, step or list", "access": "Who should have access",
-    "reason": "Reason", "policy_read": "Restricted Records policy read", "action": "Request",
+    "reason": "Reason", "policy_read": "Restricted Records policy read", "action": "Action",
     "phone": "Phone", "email": "Email", "surname": "Surname", "first_name": "First name",
     "mobile": "Mobile", "title": "Title",
 }
 REDIRECT_TYPES = ("account_locked", "practice_question", "work_base_change")
+# the sender's own prose: acknowledged, never quoted back (it may also hold personal details)
+FREE_TEXT_FIELDS = frozenset({"question", "description", "explanation", "reason", "details",
+                              "error_message"})
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
 
@@ -87,6 +90,12 @@ def format_value(value: Any) -> str:
         return ", ".join(format_value(v) for v in value)
     return str(value).replace("_", " ") if isinstance(value, str) and value.isidentifier() \
         else str(value)
+
+
+def _shown_value(name: str, value: object) -> str:
+    if name in FREE_TEXT_FIELDS:
+        return f"received ({len(str(value).split())} words)"
+    return format_value(value)
 
 
 def next_opening(now: datetime, h: HelpdeskSettings) -> datetime | None:
@@ -127,7 +136,7 @@ def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str
     hours = (f"{days[0]} to {days[-1]}" if len(days) > 1 else "".join(days)) + \
         f", {h.opening_time:%H:%M} to {h.closing_time:%H:%M}"
     fields = [{"name": k, "label": FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
-               "value": format_value(v)} for k, v in ticket.fields.items()
+               "value": _shown_value(k, v)} for k, v in ticket.fields.items()
               if v not in (None, "", [], {})]
     return {
         "reference": ticket.reference,

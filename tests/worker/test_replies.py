@@ -143,7 +143,7 @@ def test_out_of_hours_says_when_it_will_be_picked_up(renderer: ReplyRenderer) ->
 
 
 def test_user_text_is_data_never_template_and_escaped_in_html(renderer: ReplyRenderer) -> None:
-    t = ticket("how_do_i", "ack", {"question": "{{ 7*7 }} <script>alert(1)</script>"})
+    t = ticket("organisation", "ack", {"organisation_name": "{{ 7*7 }} <script>alert(1)</script>"})
     text, html = bodies(renderer.render(t, TARGET, OPEN_NOW))
     assert "{{ 7*7 }}" in text and "49" not in text
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -159,3 +159,11 @@ def test_every_required_field_in_the_catalogue_has_guidance() -> None:
             fields.update(extra)
     have = {p.name.removesuffix(".txt.j2") for p in (REPO / "templates" / "fields").iterdir()}
     assert sorted(fields - have) == []
+
+
+def test_free_text_is_acknowledged_not_quoted_back(renderer: ReplyRenderer) -> None:
+    prose = "The Child in Need Review for a named child went to the wrong team yesterday"
+    t = ticket("person_record_change", "ack", {"workstep_id": "1", "explanation": prose})
+    text, html = bodies(renderer.render(t, TARGET, OPEN_NOW))
+    assert "Explanation: received (15 words)" in text
+    assert "wrong team" not in text and "wrong team" not in html
