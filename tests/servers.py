@@ -367,3 +367,46 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def write_worker_config(path: Path, dovecot: DovecotServer, account: ImapAccount, smtp: SmtpServer,
+                        db_url: str, *, password_env: str = "HELPDESK_TEST_IMAP_PASSWORD",
+                        batch_size: int = 100, sent_folder: str = "", extra: str = "") -> Path:
+    """A worker config.toml reaching this Dovecot account (TLS, CA file) and SMTP sink (plain).
+
+    The IMAP password is not written: the caller sets the environment variable `password_env`.
+    Templates come from the repository's templates/ folder; `extra` is appended TOML (more sections).
+    """
+    templates = Path(__file__).resolve().parents[1] / "templates"
+    path.write_text(f"""\
+[mailbox]
+kind = "imap"
+name = "e2e"
+batch_size = {batch_size}
+
+[imap]
+host = "{dovecot.host}"
+port = {dovecot.tls_port}
+username = "{account.username}"
+password_env = "{password_env}"
+security = "tls"
+ca_file = "{dovecot.tls.cert}"
+sent_folder = "{sent_folder}"
+timeout = 20.0
+
+[outbox]
+kind = "smtp"
+
+[smtp]
+host = "{smtp.host}"
+port = {smtp.port}
+security = "{smtp.security}"
+timeout = 20.0
+
+[database]
+url = "{db_url}"
+
+[templates]
+dir = "{templates}"
+{extra}""")
+    return path

@@ -86,6 +86,7 @@ class StaleUidError(RuntimeError):
 
 
 SEARCH_UNDELETED = ["NOT", "DELETED"]  # copy+delete fallback without UIDPLUS leaves \Deleted mail
+MOVE_BATCH = 500  # queued moves sent as one UID MOVE; a round trip per message costs more than parsing
 
 
 def tls_context(verify_tls: bool, ca_file: str | None) -> ssl.SSLContext:
@@ -98,7 +99,12 @@ def tls_context(verify_tls: bool, ca_file: str | None) -> ssl.SSLContext:
 
 
 class ImapMailbox:
-    """The production Mailbox: one IMAP connection per cycle (imapclient), messages fetched by UID."""
+    """The production Mailbox: one IMAP connection per cycle (imapclient), messages fetched by UID.
+
+    mark_processed/mark_failed queue the move; queued moves go out as one UID MOVE per folder before
+    the next fetch batch, before any other folder operation, and at exit (even when the cycle fails).
+    A crash in between leaves the messages in the inbox, where the next poll finds them stored.
+    """
 
     def __init__(self, host: str, port: int, username: str, password: str, *, security: str = "tls",
                  inbox: str = "INBOX", processed_folder: str = "Processed", failed_folder: str = "Failed",
@@ -115,6 +121,7 @@ class ImapMailbox:
         self._selected: str | None = None
         self._selected_uidvalidity: int | None = None
         self._known_folders: set[str] = set()
+        self._queued: dict[tuple[str, str], list[int]] = {}  # (from folder, to folder) -> uids
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -141,7 +148,21 @@ class ImapMailbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._client is None:
+            return
+        try:
+            self.flush_moves()
+        except (MailboxUnavailableError, IMAPClientError) as err:
+            # The messages stay in the inbox; the next poll finds them stored and moves them then.
+            log.warning("imap %s: queued moves not done (%s)", self.name, type(err).__name__)
+            if not exc or exc[0] is None:
+                self._logout()
+                raise
+        self._logout()
+
+    def _logout(self) -> None:
         client, self._client, self._selected = self._client, None, None
+        self._queued.clear()
         if client is None:
             return
         try:
@@ -170,6 +191,7 @@ class ImapMailbox:
     def _select(self, folder: str) -> int:
         """Select `folder` read-write (unless already selected); returns its UIDVALIDITY."""
         if self._selected != folder:
+            self.flush_moves()
             with self._network(f"select {folder}"):
                 info = self.client.select_folder(folder)
             self._selected, self._selected_uidvalidity = folder, int(info[b"UIDVALIDITY"])
@@ -199,6 +221,7 @@ class ImapMailbox:
         return self._selected_uidvalidity  # type: ignore[return-value]
 
     def fetch_new(self, state: FolderState, batch_size: int = 100) -> Iterator[RawMessage]:
+        self.flush_moves()
         uidvalidity = self._select(self.inbox)
         with self._network("search"):
             if state.uidvalidity == uidvalidity:
@@ -213,6 +236,7 @@ class ImapMailbox:
         log.info("imap %s: %d new message(s) in %s", self.name, len(uids), self.inbox)
         for start in range(0, len(uids), max(1, batch_size)):
             batch = uids[start:start + max(1, batch_size)]
+            self.flush_moves()  # the previous batch's moves, in one command
             self._select(self.inbox)  # the caller may have replayed or moved mail in between
             with self._network("fetch"):
                 response = self.client.fetch(batch, ["BODY.PEEK[]"])
@@ -230,14 +254,26 @@ class ImapMailbox:
         self._move(msg, self.failed_folder)
 
     def _move(self, msg: RawMessage, folder: str) -> None:
-        """MOVE where the server has it, else COPY + \\Deleted + UID EXPUNGE (UIDPLUS)."""
+        """Queue the move (see the class docstring); the folder is created now if missing."""
         self._ensure_folder(folder)
         if self._select(msg.folder) != msg.uidvalidity:
             raise StaleUidError(f"imap {self.name}: {msg.folder} UIDVALIDITY changed; uid {msg.uid} not moved")
-        self._move_uids([msg.uid], folder)
-        log.debug("imap %s: uid %d moved to %s", self.name, msg.uid, folder)
+        queue = self._queued.setdefault((msg.folder, folder), [])
+        queue.append(msg.uid)
+        if len(queue) >= MOVE_BATCH:
+            self.flush_moves()
+
+    def flush_moves(self) -> None:
+        """Send every queued move now (from the selected folder: moves queue only there)."""
+        while self._queued:
+            (source, dest), uids = self._queued.popitem()
+            if source != self._selected:  # cannot happen: selecting another folder flushes first
+                raise RuntimeError(f"queued moves from {source} while {self._selected} is selected")
+            self._move_uids(uids, dest)
+            log.debug("imap %s: %d message(s) moved to %s", self.name, len(uids), dest)
 
     def _move_uids(self, uids: list[int], folder: str) -> None:
+        """MOVE where the server has it, else COPY + \\Deleted + UID EXPUNGE (UIDPLUS)."""
         with self._network(f"move to {folder}"):
             if self._has("MOVE"):
                 self.client.move(uids, folder)
@@ -259,11 +295,13 @@ class ImapMailbox:
             self.client.append(self.sent_folder, data, flags=[SEEN])
 
     def count_waiting(self) -> int:
+        self.flush_moves()
         self._select(self.inbox)
         with self._network("search"):
             return len(self.client.search(SEARCH_UNDELETED))
 
     def replay_failed(self) -> int:
+        self.flush_moves()
         with self._network(f"list {self.failed_folder}"):
             if not self.client.folder_exists(self.failed_folder):
                 return 0

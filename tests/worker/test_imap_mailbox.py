@@ -111,6 +111,17 @@ def test_moving_while_iterating_batches_loses_nothing(dovecot, imap_account, ima
     assert len(folder_contents(dovecot, imap_account, "Processed")) == 11
 
 
+def test_moves_marked_before_a_failure_still_happen(dovecot, imap_account, imap_settings):
+    deliver(dovecot, imap_account, sample(1), sample(2))
+    with pytest.raises(ZeroDivisionError):
+        with ImapMailbox(**imap_settings) as box:
+            one, two = box.fetch_new(FRESH)
+            box.mark_processed(one)  # stored and committed: must leave the inbox
+            1 / 0  # the cycle breaks before `two` is done
+    assert [b for _, b in folder_contents(dovecot, imap_account, "INBOX").values()] == [sample(2)]
+    assert [b for _, b in folder_contents(dovecot, imap_account, "Processed").values()] == [sample(1)]
+
+
 class NoMoveMailbox(ImapMailbox):
     """A client that behaves as against a server without MOVE (RFC 6851), and optionally UIDPLUS."""
 
