@@ -49,6 +49,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # organisation
     ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"
                                        r"|\bas an organisation\b|\borganisation name\s*:", _I), 4),
+    ("organisation", "change organisation", _(r"\b(update|change|amend)\b[^.?!\n]{0,30}\b(the|their|its|this) organisation\b", _I), 3),
+    ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy)\b (has|have) (moved|relocated|closed|merged)"), 2),
     ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
                                             r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust)\b"), 1),
@@ -92,7 +94,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                       r"|\bstep (moving|moved)\b|\bto the wrong (team|worker|person)|\bwent to the [^.?!\n]{0,30}team instead\b", _I), 3.5),
     ("person_record_change", "wrong details", _(r"\b(recorded|entered|input) (wrongly|incorrectly|in error)\b|\bwrong(ly)? (dob|date of birth|ethnicity|name|"
                                                 r"gender|address|details|nhs|language)\b|\bcorrect the (person )?record\b|\bperson record\b"
-                                                r"|\b(dob|date of birth|ethnicity)\b[^.?!\n]{0,30}\b(wrong|incorrect)", _I), 3),
+                                                r"|\b(dob|date of birth|ethnicity|gender|religion|first language|surname|name)(['’]s| is| are| has been)?"
+                                                r" (wrong|incorrect|recorded wrongly)\b", _I), 3),
+    ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
+                                              r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
     # design_change
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),

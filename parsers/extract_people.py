@@ -89,7 +89,8 @@ def extract_worker_account(ctx: Context) -> Found:
     name = _label("name", text)
     if not name:
         others = _other_names(ctx, text)
-        if action == "change" and own:
+        third_person = bool(others) and re.search(r"\b(her|his|their|him|them|he|she)\b", text, re.I)
+        if action == "change" and own and not third_person:
             name = sender_full_name(ctx)
         elif others:
             name = others[0]
@@ -113,7 +114,7 @@ def extract_worker_account(ctx: Context) -> Found:
         found.set("job_title", title, "job title")
         label = _label("start_date", text)
         dates = find_dates(label, ctx.date) if label else []
-        start = dates[0] if dates else find_date_after(text, START_RE, ctx.date, window=40)
+        start = dates[0] if dates else find_date_after(text, START_RE, ctx.date, window=80)
         if start:
             found.set("start_date", iso(start.value), "start date", start.text)
     if action == "end":

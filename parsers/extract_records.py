@@ -189,7 +189,7 @@ ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|
                             re.I | re.S)
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
                        r"\bpolic(y|ies)\b[^.?!\n]{0,15}\b(read|understood)\b|\bread it\b[^.?!\n]{0,30}\bpolic(y|ies)\b", re.I)
-POLICY_NEGATED_RE = re.compile(r"\b(not|n't|never|yet to)\b[^.?!\n]{0,20}$", re.I)
+POLICY_NEGATED_RE = re.compile(r"(\bnot|n['’]t|\bnever|\byet to)\b[^.?!\n]{0,20}$", re.I)
 REASON_RE = re.compile(r"\b(reason|because|due to|works (in|for|at|as)|employee|member of staff|staff member|councillor|"
                        r"(local )?(paper|press|news|media)|high[- ]profile|well[- ]known|relative|related to|family member|"
                        r"sensitive|celebrity|has (mosaic )?access|uses mosaic|works in)\b", re.I)

@@ -13,10 +13,12 @@ STREET_WORDS = (r"(?:Road|Rd|Street|St|Lane|Ln|Close|Cl|Row|Way|Avenue|Ave|Drive
                 r"Meadows?|Chase|Croft|Wharf|Bank|End|Side|Dyke|Lodge|Cottages)")
 # '3 Chapel Row, Kirton, Boston' or 'Flat 2, Mercer House, 41 Spital Street' (see 002, 066)
 INLINE_ADDRESS_RE = re.compile(
-    r"\b((?:(?:Flat|Apartment|Unit|Room)\s+\d+[A-Za-z]?,?\s+)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)*,\s+)?\d{1,4}[A-Za-z]?,?\s+"
-    r"(?:[A-Z][\w'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][\w'-]+(?: [A-Z][\w'-]+)*){0,3})")
+    r"\b((?:(?:Flat|Apartment|Unit|Room)\s+\d+[A-Za-z]?,?\s+)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)*,\s+)?(?:\d{1,4}[A-Za-z]?,?\s+)?"
+    r"(?:[A-Z][a-z'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,?\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,3})")
+# the inline form needs a number somewhere: a house number or a flat/unit number
+INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
 ADDRESS_LABEL_RE = re.compile(r"^\s*(?:new |home |full )?address\s*(?:is)?\s*:\s*(.+)$", re.I | re.M)
-ADDRESS_IS_RE = re.compile(r"\baddress (?:is|will be)\s*:?\s*(?!\n)([^\n]+)", re.I)
+ADDRESS_IS_RE = re.compile(r"\baddress(?: is| will be| now)?\s*:?[ \t]*(?!\n)((?:Flat|Unit|Apartment|\d)[^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
 _CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ]+(?:[-'’][A-ZÀ-Þ][a-zà-ÿ]+)?|[A-ZÀ-Þ]['’][A-ZÀ-Þ][a-zà-ÿ]+|Mc[A-Z][a-z]+|Ní|Ó|Nic)"
@@ -143,9 +145,9 @@ def find_address(text: str) -> str | None:
         value = POSTCODE_RE.sub("", value)
         if re.search(r"\d", value) and value.strip(" ,"):
             return tidy(value)
-    m = INLINE_ADDRESS_RE.search(text)
-    if m:
-        return tidy(POSTCODE_RE.sub("", m.group(1)))
+    for m in INLINE_ADDRESS_RE.finditer(text):
+        if INLINE_NEEDS_NUMBER_RE.search(m.group(1)):
+            return tidy(POSTCODE_RE.sub("", m.group(1)))
     return None
 
 
