@@ -103,6 +103,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
     ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
                                           r"|\bmade mandatory\b|\bmandatory\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
+    ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
+                                                 r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
+                                                 r"free text|mandatory)\b|\bonly allows free text\b", _I), 2.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),
@@ -114,8 +117,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("account_locked", "password", _(r"\bpassword\b", _I), 2),
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance|procedure) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
-                                        r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b", _I), 4.5),
-    ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) base\b|\bbased at\b|\brelocat(e|ing|ed)\b"
+                                        r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
+                                        r"|\bis it (ok|okay|acceptable|appropriate|right|allowed) to (record|put|write|log|use)\b", _I), 4.5),
+    ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b|\bbased at\b|\brelocat(e|ing|ed)\b"
                                         r"|\b(moved|moving) (to|office)[^.?!\n]{0,40}\boffices?\b", _I), 4),
 ]
 

@@ -23,8 +23,13 @@ ADDRESS_TYPE_LABEL_RE = re.compile(r"^\s*address type\s*:\s*(.+)$", re.I | re.M)
 
 
 def _ids(ctx: Context) -> tuple[str | None, str | None]:
+    """Labelled IDs in the request text; the subject too when the text is the whole message's."""
     prefix = ctx.options.reference_prefix
-    return find_person_id(ctx.text, prefix), find_workstep_id(ctx.text, prefix)
+    person, workstep = find_person_id(ctx.text, prefix), find_workstep_id(ctx.text, prefix)
+    if ctx.subject and ctx.text == ctx.whole_text:  # 'Locked workstep 88123409' in the subject
+        person = person or find_person_id(ctx.subject, prefix)
+        workstep = workstep or find_workstep_id(ctx.subject, prefix)
+    return person, workstep
 
 
 def extract_add_address(ctx: Context) -> Found:
@@ -149,7 +154,7 @@ def extract_person_record_change(ctx: Context) -> Found:
 DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
                             r"create|introduce|include|mandatory|new)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
-                              r"section|report|button|tab|outcome)s?\b", re.I)
+                              r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory)s?\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
@@ -182,9 +187,9 @@ def extract_design_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:^[ \t]*access(?: list)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
-    r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I)
+    r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$",
                             re.I | re.S)
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"

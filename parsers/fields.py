@@ -17,7 +17,7 @@ INLINE_ADDRESS_RE = re.compile(
     r"(?:[A-Z][a-z'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,?\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,3})")
 # the inline form needs a number somewhere: a house number or a flat/unit number
 INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
-ADDRESS_LABEL_RE = re.compile(r"^\s*(?:new |home |full )?address\s*(?:is)?\s*:\s*(.+)$", re.I | re.M)
+ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 ADDRESS_IS_RE = re.compile(r"\baddress(?: is| will be| now)?\s*:?[ \t]*(?!\n)((?:Flat|Unit|Apartment|\d)[^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"

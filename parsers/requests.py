@@ -59,20 +59,22 @@ def clean_subject(subject: str) -> str:
 
 def split_requests(text: str) -> list[tuple[str, str, Classification]]:
     """[(type, text, classification)] when segments of the text hold requests of different types."""
-    parts = segments(text)
+    parts, numbered = segments(text)
     if len(parts) < 2:
         return []
     typed: list[tuple[str, str, Classification]] = []
     for part in parts:
         cls = classify(part)
         if cls.type in ACTIONABLE and cls.scores.get(cls.type, 0) >= SEGMENT_SCORE and cls.confidence >= 0.5:
-            if typed and typed[-1][0] == cls.type:
+            if typed and typed[-1][0] == cls.type and not numbered:
                 typed[-1] = (cls.type, typed[-1][1] + "\n\n" + part, typed[-1][2])
             else:
                 typed.append((cls.type, part, cls))
         elif typed:
             typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
-    if len({t for t, _, _ in typed}) < 2 or len(typed) != len({t for t, _, _ in typed}):
+    if len(typed) < 2:
+        return []
+    if not numbered and len({t for t, _, _ in typed}) != len(typed):
         return []
     return typed
 

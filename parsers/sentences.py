@@ -41,10 +41,12 @@ def word_count(text: str) -> int:
     return len(re.findall(r"[A-Za-zÀ-ÿ][\w'’-]*", text))
 
 
-def segments(text: str) -> list[str]:
-    """Candidate request segments: numbered items when there are several, else paragraphs."""
+def segments(text: str) -> tuple[list[str], bool]:
+    """Candidate request segments: numbered items when there are several, else paragraphs.
+
+    The flag says the segments are numbered items (a list of requests, see 066)."""
     items = [m.start() for m in NUMBERED_RE.finditer(text)]
     if len(items) >= 2:
         parts = [text[:items[0]]] + [text[a:b] for a, b in zip(items, items[1:] + [len(text)])]
-        return [p.strip() for p in parts if p.strip()]
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+        return [p.strip() for p in parts if p.strip()], True
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()], False
