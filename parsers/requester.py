@@ -17,7 +17,7 @@ def find_team(signature: str) -> str | None:
     for line in signature.split("\n")[:8]:
         if re.search(r"@|\d{4}|https?:", line):
             continue
-        for part in re.split(r"\s*[|,–]\s*|\s+-\s+", line):
+        for part in re.split(r"\s*[|,]\s*", line):
             part = part.strip()
             if TEAM_WORDS_RE.search(part) and not JOB_WORDS_RE.search(part) and len(part.split()) <= 8:
                 return part

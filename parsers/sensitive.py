@@ -10,7 +10,7 @@ NHS_RE = re.compile(r"(?<![\d-])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![\d-])")
 # National Insurance number: two letters, six digits, A-D (HMRC rules exclude some prefixes)
 NI_RE = re.compile(r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z])\s?(\d{2})\s?(\d{2})\s?(\d{2})\s?([A-D])\b",
                    re.I)
-DOB_RE = re.compile(r"\b(d\.?o\.?b\.?|date of birth|born on|born)\b[\s:]*\d", re.I)
+DOB_RE = re.compile(r"\b(d\.?o\.?b\.?|date of birth|born on|born)\b[\s:]*(?:(?:is|was|of)\s+)?\d", re.I)
 NHS_LABEL_RE = re.compile(r"\bnhs\s*(no|number|num)?\b", re.I)
 SCREENSHOT_RE = re.compile(r"\bscreen\s?shot|\bscreen\s?grab|\bsnip\b", re.I)
 
