@@ -15,7 +15,7 @@ from .decoding import decode_bytes
 log = logging.getLogger(__name__)
 
 # rendering cost grows with the HTML; past this the rest is not the sender's request anyway
-MAX_HTML_CHARS = 1_000_000
+MAX_HTML_CHARS = 300_000
 # only to learn the charset of an HTML part whose MIME header names none
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")

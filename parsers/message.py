@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import email.utils
 import logging
+import quopri
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,7 +22,7 @@ from mailparser.exceptions import MailParserRecursionError
 from .addresses import first_address, parse_addresses
 from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
 from .body import html_to_text, part_text
-from .decoding import clean_text, decode_header, header_str, one_line
+from .decoding import clean_text, decode_header, header_str, lenient_b64decode, one_line
 from .mime_depth import DepthExceeded, measure_depth
 from .model import Attachment, ParsedMessage
 
@@ -111,7 +112,7 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
             if addr.email:
                 walk.bounced.setdefault(addr.email, None)
     text = "\n".join(t if kind == "plain" else html_to_text(t, walk.defect)
-                     for kind, t in walk.segments if kind in ("plain", "html")).strip("\n")
+                     for kind, t in walk.segments if kind in ("plain", "html"))
     html = "\n".join(t for kind, t in walk.segments if kind in ("html", "html_view"))
     return ParsedMessage(
         message_id=_first_id(_get(msg, "message-id")),
@@ -125,7 +126,7 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
         references=_ids(_get(msg, "references")),
         headers=headers,
         content_type=_content_type(msg),
-        text=clean_text(text),
+        text=clean_text(text).strip("\n"),
         html=clean_text(html) if html else None,
         attachments=tuple(walk.attachments),
         forwarded=tuple(walk.forwarded),
@@ -274,15 +275,31 @@ def _forward(part: Message, payload: list, walk: _Walk) -> None:
     inner = payload[0]
     if not isinstance(inner, Message):
         return
+    encoded = inner.get_payload()
+    if not inner.keys() and isinstance(encoded, str) and _transfer_encoding(part) in (
+            "base64", "quoted-printable"):
+        # the stdlib parses message/rfc822 bodies as mail even when they are encoded
+        # (RFC 2046 forbids it, Outlook and some gateways do it): decode and parse again
+        _forward_encoded(part, walk, _decode_transfer(encoded, _transfer_encoding(part)))
+        return
     walk.forwarded.append(_from_tree(inner, walk.max_depth, walk.depth + 1))
     data = _serialise(inner)
     name = part_filename(part) or _eml_name(inner)
     walk.attachments.append(make_attachment(name, "message/rfc822", data))
 
 
-def _forward_encoded(part: Message, walk: _Walk) -> None:
-    """message/rfc822 sent base64/quoted-printable encoded: the stdlib leaves it unparsed."""
-    data = _payload_bytes(part)
+def _transfer_encoding(part: Message) -> str:
+    return one_line(header_str(part.get("content-transfer-encoding", ""))).lower()
+
+
+def _decode_transfer(text: str, cte: str) -> bytes:
+    raw = text.encode("ascii", "surrogateescape")
+    return lenient_b64decode(raw) if cte == "base64" else quopri.decodestring(raw)
+
+
+def _forward_encoded(part: Message, walk: _Walk, data: bytes | None = None) -> None:
+    """message/rfc822 sent base64/quoted-printable encoded: parse the decoded bytes."""
+    data = _payload_bytes(part) if data is None else data
     if not data.strip():
         return
     remaining = walk.max_depth - walk.depth - 1
