@@ -99,6 +99,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
+    ("person_record_change", "misallocated step", _(r"\b(assigned|sent|allocated|passed|routed)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"
+                                                    r"|\b(move|moved|send|sent|put)\b[^.?!\n]{0,15}\b(in)?to (their|my|his|her|the right|the correct) tray\b", _I), 3.5),
     # design_change
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
     ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
@@ -106,6 +108,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
                                                  r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
                                                  r"free text|mandatory)\b|\bonly allows free text\b", _I), 2.5),
+    ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

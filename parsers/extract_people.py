@@ -211,7 +211,7 @@ NEW_VALUE_CUE = re.compile(r"\b(change to|changed to|is now|will be|new (?:numbe
 def _org_names(text: str) -> list[str]:
     out = []
     for m in ORG_RE.finditer(text):
-        name = re.sub(r"^(?:The|A|An|Our|His|Her|Their|New|Please|Could|Can|Dear|Hi)\s+", "", m.group(1))
+        name = re.sub(r"^(?:A|An|Our|His|Her|Their|New|Please|Could|Can|Dear|Hi)\s+", "", m.group(1))
         if ORG_EXCLUDE_BEFORE.search(text[max(0, m.start() - 20):m.start()]) or len(name.split()) < 2:
             continue
         out.append(name.strip())
@@ -250,7 +250,10 @@ def extract_organisation(ctx: Context) -> Found:
         otype = m.group(1) if m else None
     found.set("organisation_type", otype, "organisation type")
     if action == "create":
-        found.set("address", find_address(text), "address")
+        address = find_address(text)
+        if address and name and address.lower().startswith(name.lower()):
+            address = address[len(name):].lstrip(" ,") or None  # the name line heads the address block
+        found.set("address", address, "address")
         found.set("postcode", find_postcode(text), "postcode")
         label = _label("phone", text)
         phones = find_phones(label or text)

@@ -10,7 +10,7 @@ from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_i
 from .sentences import sentences, without_greeting, word_count
 
 DOB_BEFORE_RE = re.compile(r"\b(dob|d\.o\.b|date of birth|born)\b[\s:(]*$", re.I)
-START_CUE_RE = re.compile(r"\b(from|starting|start(s|ed)?|start date|moves?|moved in|moving in|as of|effective|with effect|"
+START_CUE_RE = re.compile(r"\b(from|starting|start(s|ed)?|start date|mov(e|es|ed|ing)|moved in|moving in|as of|effective|with effect|"
                           r"since|keys|signed|w/c)\b", re.I)
 ADDRESS_TYPES = [
     ("placement", re.compile(r"\bplacement\b", re.I)),
@@ -123,7 +123,8 @@ def extract_incident(ctx: Context) -> Found:
 
 
 WORKFLOW_RE = re.compile(r"\bre-?open|\bput back\b|\bsen[dt] back\b|\bnext action\b|\bworkflow\b|\bfinalised\b|\bcompleted\b|"
-                         r"\bstep (moving|moved)|\bmov(e|ed|ing) (the|a) step\b|\bwrong (team|worker)\b|\binstead of\b", re.I)
+                         r"\bstep (moving|moved)|\bmov(e|ed|ing) (the|a) step\b|\bwrong (team|worker)\b|\binstead of\b|\btray\b|"
+                         r"\b(assigned|allocated|reassign\w*)\b", re.I)
 PERSON_RECORD_RE = re.compile(r"\bperson record\b|\bdob\b|\bdate of birth\b|\bethnicity\b|\bfirst language\b|\bgender\b|"
                               r"\bname\b|\baddress\b|\bnhs number\b|\brecorded wrongly\b|\bdetails\b", re.I)
 NEGATED_RE = re.compile(r"\b(nothing|not|no)\b[\w\s]{0,12}$", re.I)
@@ -195,7 +196,7 @@ ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
                        r"\bpolic(y|ies)\b[^.?!\n]{0,15}\b(read|understood)\b|\bread it\b[^.?!\n]{0,30}\bpolic(y|ies)\b", re.I)
 POLICY_NEGATED_RE = re.compile(r"(\bnot|n['’]t|\bnever|\byet to)\b[^.?!\n]{0,20}$", re.I)
-REASON_RE = re.compile(r"\b(reason|because|due to|works (in|for|at|as)|employee|member of staff|staff member|councillor|"
+REASON_RE = re.compile(r"\b(reason|because|due to|work(s|ing)? (in|for|at|as)|employee|member of staff|staff member|councillor|"
                        r"(local )?(paper|press|news|media)|high[- ]profile|well[- ]known|relative|related to|family member|"
                        r"sensitive|celebrity|has (mosaic )?access|uses mosaic|works in)\b", re.I)
 
@@ -233,9 +234,14 @@ def extract_restricted_record(ctx: Context) -> Found:
             break
     else:
         for s in sentences(ctx.text):
-            m = re.search(r"\b(?:because|as|since|so)\b\s+(.{15,})", s.text)
-            if re.search(r"\brestrict", s.text, re.I) and m:
-                found.set("reason", m.group(1), "reason clause", m.group(0))
+            if not re.search(r"\brestrict", s.text, re.I):
+                continue
+            causal = re.search(r"\b(?:because|as|since|due to)\b\s+(.{15,})", s.text)
+            clauses = re.split(r"\s+[-–]\s+|\bso\b", s.text)
+            reason = causal.group(1) if causal else next(
+                (c for c in clauses[1:] if REASON_RE.search(c) and word_count(c) >= 3), None)
+            if reason:
+                found.set("reason", tidy(reason), "reason clause", reason)
                 break
     return found
 
