@@ -107,7 +107,7 @@ def unpack_msg(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
     try:
         import extract_msg
 
-        with extract_msg.openMsg(data, delayAttachments=False) as msg:
+        with extract_msg.openMsg(data, delayAttachments=False, strict=False) as msg:
             files = [(getattr(a, "longFilename", None) or getattr(a, "shortFilename", None),
                       getattr(a, "data", None)) for a in getattr(msg, "attachments", [])]
     except Exception as exc:  # noqa: BLE001 - any parser failure on hostile bytes -> not unpacked

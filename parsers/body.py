@@ -45,7 +45,45 @@ def part_text(part: Message) -> tuple[str, bool]:
         meta = _META_CHARSET.search(data[:4096])
         declared = meta.group(1).decode("ascii") if meta else None
     text, fell_back = decode_bytes(data, declared)
+    if _param(part, "format").lower() == "flowed":
+        text = unflow(text, delsp=_param(part, "delsp").lower() == "yes")
     return text, fell_back
+
+
+def _param(part: Message, name: str) -> str:
+    try:
+        value = part.get_param(name)
+    except Exception:  # noqa: BLE001 - malformed parameters
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def unflow(text: str, delsp: bool = False) -> str:
+    """Join RFC 3676 format=flowed soft line breaks (a line ending in a space continues).
+
+    Apple Mail and Thunderbird wrap long lines this way; joined, an ID or a sentence is no
+    longer split across lines. Quoted lines join only with lines of the same quote depth.
+    """
+    out: list[str] = []
+    carry: str | None = None
+    carry_depth = 0
+    for line in text.replace("\r\n", "\n").split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        body = line[depth:]
+        if body.startswith(" "):  # space-stuffing (RFC 3676 4.4)
+            body = body[1:]
+        if carry is not None and depth == carry_depth:
+            body = carry + body
+        elif carry is not None:
+            out.append(">" * carry_depth + (" " if carry_depth else "") + carry)
+        carry = None
+        if body.endswith(" ") and body != "-- ":
+            carry, carry_depth = (body[:-1] if delsp else body), depth
+            continue
+        out.append(">" * depth + (" " if depth and body else "") + body)
+    if carry is not None:
+        out.append(">" * carry_depth + (" " if carry_depth else "") + carry)
+    return "\n".join(out)
 
 
 def html_to_text(html: str, on_defect: Callable[[str], None] | None = None) -> str:

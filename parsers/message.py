@@ -42,6 +42,9 @@ logging.getLogger("mailparser.core").addFilter(_drop_unhandled_content)
 _FORWARD_TYPES = ("message/rfc822", "message/global")
 # text parts that are not the sender's words
 _REPORT_TEXT = ("text/rfc822-headers", "text/calendar")
+# detached S/MIME and PGP signatures: proof of origin, not something the sender attached
+_SIGNATURES = ("application/pkcs7-signature", "application/x-pkcs7-signature",
+               "application/pgp-signature")
 
 
 class MessageTooComplex(ValueError):
@@ -216,6 +219,8 @@ def _body(part: Message, walk: _Walk, top: bool = False,
     if ctype.startswith("message/"):
         if ctype in _FORWARD_TYPES:
             _forward_encoded(part, walk)
+        return []
+    if ctype in _SIGNATURES:
         return []
     filename = part_filename(part)
     disposition = _disposition(part)

@@ -171,3 +171,24 @@ def test_garbage_never_raises() -> None:
     for data in (b"", b"\x00" * 50, b"\xff\xfe" * 100, b"From:\r\n\r\n", b"Content-Type: multipart/mixed\r\n\r\n--"):
         msg = parse_message(data)
         assert isinstance(msg.text, str)
+
+
+def test_format_flowed_soft_breaks_are_joined() -> None:
+    msg = parse_message(mail(
+        *HEAD, "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=no", "",
+        "Please remove the lock on workstep ", "4455667 before noon.", "", "> an old quoted ", "> line", "", "-- ", "Amy"))
+    assert "workstep 4455667 before noon." in msg.text
+    assert "> an old quoted line" in msg.text
+    assert "\n-- \nAmy" in msg.text
+
+
+def test_detached_signatures_are_not_customer_attachments() -> None:
+    msg = parse_message(mail(
+        *HEAD, "MIME-Version: 1.0",
+        'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; boundary="s"', "",
+        "--s", "Content-Type: text/plain", "", "Signed request", "",
+        "--s", 'Content-Type: application/pkcs7-signature; name="smime.p7s"',
+        'Content-Disposition: attachment; filename="smime.p7s"', "Content-Transfer-Encoding: base64", "",
+        "MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAA==", "--s--"))
+    assert msg.text == "Signed request"
+    assert msg.attachments == ()
