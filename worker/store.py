@@ -299,3 +299,7 @@ def add_event(session: Session, ticket_id: int | None, event_name: str, now: dat
               **detail: Any) -> None:
     """Append one event; detail holds field names, outcomes, references: never message text."""
     session.add(TicketEvent(ticket_id=ticket_id, kind=event_name, detail=detail, created_at=now))
+
+
+# the staff web app's tables share this metadata (Alembic, schema-match test): see worker/staff.py
+from . import staff as _staff  # noqa: E402,F401
