@@ -1,6 +1,7 @@
 """Throwaway real servers for tests and benchmarks: Dovecot IMAP and an aiosmtpd SMTP sink on 127.0.0.1."""
 from __future__ import annotations
 
+import grp
 import itertools
 import logging
 import os
@@ -140,6 +141,7 @@ service imap-login {{
 # A non-root user cannot switch to the dovecot/dovenull users or chroot.
 UNPRIVILEGED = """\
 default_internal_user = {user}
+default_internal_group = {group}
 default_login_user = {user}
 service imap-login {{
   chroot =
@@ -188,7 +190,7 @@ class DovecotServer:
         (root / "dovecot.conf").write_text(DOVECOT_CONF.format(
             instance=os.getpid(), root=root, cert=server.tls.cert, key=server.tls.key, uid=uid, gid=gid,
             plain_port=server.plain_port, tls_port=server.tls_port,
-            unprivileged="" if os.getuid() == 0 else UNPRIVILEGED.format(user=user),
+            unprivileged="" if os.getuid() == 0 else UNPRIVILEGED.format(user=user, group=grp.getgrgid(os.getgid()).gr_name),
         ))
         with open(root / "stderr.log", "wb") as stderr:  # the child keeps its own copy of the fd
             server.proc = subprocess.Popen(
