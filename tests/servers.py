@@ -10,6 +10,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -371,7 +372,40 @@ class SmtpServer:
         self.controller.stop()
 
 
-def write_worker_config(path: Path, dovecot: DovecotServer, account: ImapAccount, smtp: SmtpServer,
+@dataclass
+class SmtpSinkProcess:
+    """aiosmtpd's discarding Sink in its own process: a benchmark's SMTP server that takes no GIL from us."""
+
+    proc: subprocess.Popen
+    port: int
+    host = "127.0.0.1"
+    security = "plain"
+
+    @classmethod
+    def start(cls) -> "SmtpSinkProcess":
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_greeting(port, b"220", proc)
+        except ServerStartError:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise
+        return cls(proc=proc, port=port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def write_worker_config(path: Path, dovecot: DovecotServer, account: ImapAccount,
+                        smtp: SmtpServer | SmtpSinkProcess,
                         db_url: str, *, password_env: str = "HELPDESK_TEST_IMAP_PASSWORD",
                         batch_size: int = 100, sent_folder: str = "", extra: str = "") -> Path:
     """A worker config.toml reaching this Dovecot account (TLS, CA file) and SMTP sink (plain).
