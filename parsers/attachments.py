@@ -11,6 +11,10 @@ from .decoding import decode_header, header_str
 from .model import Attachment
 
 log = logging.getLogger(__name__)
+# extract-msg and tnefparse log names and properties read from the file (personal data);
+# what matters to us is only whether unpacking worked, logged below without content
+logging.getLogger("extract_msg").setLevel(logging.CRITICAL)
+logging.getLogger("tnefparse").setLevel(logging.CRITICAL)
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 MAX_FILENAME = 200

@@ -50,7 +50,7 @@ def python_codec(label: str | None) -> str | None:
         return CHARSET_ALIASES[name]
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError, TypeError):  # ValueError: a NUL in the label
         return None
 
 

@@ -8,12 +8,9 @@ merged into the body, unused boundaries, unknown-8bit, raw 8-bit headers, encode
 from __future__ import annotations
 
 import email
-import email.utils
 import logging
 import quopri
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from email.message import Message
 
 import mailparser
@@ -23,19 +20,22 @@ from .addresses import first_address, parse_addresses
 from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
 from .body import html_to_text, part_text
 from .decoding import clean_text, decode_header, header_str, lenient_b64decode, one_line
+from .message_headers import (content_type_of, date_of, decoded_headers, first_message_id,
+                              message_ids, raw_header, report_type_of)
 from .mime_depth import DepthExceeded, measure_depth
 from .model import Attachment, ParsedMessage
 
 log = logging.getLogger(__name__)
 
 
-def _drop_unhandled_content(record: logging.LogRecord) -> bool:
-    """mail-parser warns 'Email content ... not handled' for every multipart/report or
-    alternative it does not read; this module reads them, so the warning is only noise."""
-    return not str(record.msg).startswith("Email content")
+def _drop_library_record(record: logging.LogRecord) -> bool:
+    """mail-parser logs decoded header text and attachment names (personal data) and warns
+    about parts this module reads itself; its problems reach us as defects instead."""
+    return False
 
 
-logging.getLogger("mailparser.core").addFilter(_drop_unhandled_content)
+for _name in ("mailparser.core", "mailparser.utils"):
+    logging.getLogger(_name).addFilter(_drop_library_record)
 
 # message/* parts that are forwarded mail; other message/* (delivery-status,
 # disposition-notification) are machine reports read by screening, not mail
@@ -109,7 +109,7 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
     for part in msg.walk():  # after _body: decoding adds e.g. InvalidBase64PaddingDefect
         for found in getattr(part, "defects", ()):
             walk.defect(type(found).__name__)
-    headers = _headers(msg)
+    headers = decoded_headers(msg)
     for value in headers.get("x-failed-recipients", ()):
         for addr in parse_addresses(value):
             if addr.email:
@@ -118,89 +118,32 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
                      for kind, t in walk.segments if kind in ("plain", "html"))
     html = "\n".join(t for kind, t in walk.segments if kind in ("html", "html_view"))
     return ParsedMessage(
-        message_id=_first_id(_get(msg, "message-id")),
-        subject=decode_header(_get(msg, "subject")),
-        date=_date(_get(msg, "date")),
-        sender=first_address(_get(msg, "from")),
-        to=parse_addresses(_get(msg, "to")),
-        cc=parse_addresses(_get(msg, "cc")),
-        reply_to=parse_addresses(_get(msg, "reply-to")),
-        in_reply_to=_first_id(_get(msg, "in-reply-to")),
-        references=_ids(_get(msg, "references")),
+        message_id=first_message_id(raw_header(msg, "message-id")),
+        subject=decode_header(raw_header(msg, "subject")),
+        date=date_of(raw_header(msg, "date")),
+        sender=first_address(raw_header(msg, "from")),
+        to=parse_addresses(raw_header(msg, "to")),
+        cc=parse_addresses(raw_header(msg, "cc")),
+        reply_to=parse_addresses(raw_header(msg, "reply-to")),
+        in_reply_to=first_message_id(raw_header(msg, "in-reply-to")),
+        references=message_ids(raw_header(msg, "references")),
         headers=headers,
-        content_type=_content_type(msg),
+        content_type=content_type_of(msg),
         text=clean_text(text).strip("\n"),
         html=clean_text(html) if html else None,
         attachments=tuple(walk.attachments),
         forwarded=tuple(walk.forwarded),
         defects=tuple(walk.defects),
-        report_type=_report_type(msg),
+        report_type=report_type_of(msg),
         bounced_recipients=tuple(walk.bounced),
     )
-
-
-def _get(msg: Message, name: str) -> str | None:
-    """The first raw value of a header (compat32: 8-bit bytes surrogate-escaped)."""
-    for key, value in msg.raw_items():
-        if key.lower() == name:
-            return value if isinstance(value, str) else str(value)
-    return None
-
-
-def _headers(msg: Message) -> dict[str, tuple[str, ...]]:
-    out: dict[str, list[str]] = {}
-    for key, value in msg.raw_items():
-        out.setdefault(one_line(header_str(key)).lower(), []).append(decode_header(value))
-    return {k: tuple(v) for k, v in out.items()}
-
-
-def _content_type(msg: Message) -> str:
-    try:
-        return one_line(msg.get_content_type())
-    except Exception:  # noqa: BLE001 - stdlib on a malformed header; RFC 2045 default applies
-        return "text/plain"
-
-
-def _report_type(msg: Message) -> str | None:
-    try:
-        value = msg.get_param("report-type")
-    except Exception:  # noqa: BLE001 - malformed parameters
-        return None
-    return one_line(header_str(value)).lower() or None if isinstance(value, str) else None
-
-
-def _date(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(one_line(header_str(raw)))
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
-
-
-def _ids(raw: str | None) -> tuple[str, ...]:
-    """Message-ID tokens ('<...>') in a References/In-Reply-To value, in order, no repeats."""
-    if not raw:
-        return ()
-    text = one_line(header_str(raw))
-    tokens = re.findall(r"<[^<>\s]+>", text) or [t for t in text.split() if "@" in t]
-    return tuple(dict.fromkeys(tokens))
-
-
-def _first_id(raw: str | None) -> str | None:
-    found = _ids(raw)
-    if found:
-        return found[0]
-    text = one_line(header_str(raw)) if raw else ""
-    return text or None
 
 
 def _body(part: Message, walk: _Walk, top: bool = False,
           related: bool = False) -> list[tuple[str, str]]:
     """The part's body segments ('plain' | 'html' | 'html_view', text); attachments and
     forwarded messages are collected on `walk` as a side effect."""
-    ctype = _content_type(part)
+    ctype = content_type_of(part)
     payload = part.get_payload()
     if isinstance(payload, list):
         if ctype in _FORWARD_TYPES or (ctype.startswith("message/") and len(payload) == 1
@@ -329,7 +272,7 @@ def _serialise(msg: Message) -> bytes:
 
 
 def _eml_name(inner: Message) -> str:
-    subject = decode_header(_get(inner, "subject"))
+    subject = decode_header(raw_header(inner, "subject"))
     return safe_filename(f"{subject[:80]}.eml") if subject else "forwarded-message.eml"
 
 

@@ -17,7 +17,8 @@ from parsers import ParseOptions, parse
 
 FAST = settings(max_examples=int(__import__("os").environ.get("HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHARSETS = ["utf-8", "us-ascii", "iso-8859-1", "windows-1252", "iso-2022-jp", "shift_jis",
-            "koi8-r", "utf-16", "unknown-8bit", "x-bogus", "", "utf-8*en", "gb2312", "utf-7"]
+            "koi8-r", "utf-16", "unknown-8bit", "x-bogus", "", "utf-8*en", "gb2312", "utf-7",
+            "utf\x00-8", "../../etc", "a" * 300]
 ENCODINGS = ["7bit", "8bit", "base64", "quoted-printable", "binary", "x-uuencode", "bogus", ""]
 LEAF_TYPES = ["text/plain", "text/html", "application/ms-tnef", "application/octet-stream",
               "image/png", "message/delivery-status", "text/rfc822-headers",
