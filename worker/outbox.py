@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_TIMEOUT = timedelta(minutes=15)
 BATCH_LIMIT = 1000
+CLAIM_CHUNK = 50  # rows claimed at once; a crash leaves at most these to resend later
 MAX_DELAY = 3600  # back-off doubles from retry_base_seconds up to an hour
 
 
@@ -59,51 +60,56 @@ def _due_ids(st: Store, now: datetime) -> list[int]:
         return [i for i in session.exec(query) if i is not None]
 
 
-def _claim(st: Store, row_id: int, settings: Settings, now: datetime) -> OutboxItem | None:
-    """pending -> sending (or -> held when the recipient hit the hourly cap); None if taken."""
+def _claim(st: Store, ids: list[int], settings: Settings, now: datetime) -> list[OutboxItem]:
+    """pending -> sending for these rows (only those still pending: another worker may have
+    some); rows whose recipient reached the hourly cap go to `held` instead."""
+    cap = settings.helpdesk.replies_per_sender_per_hour
     with st.session() as session:
-        claimed = session.execute(
-            update(OutboxItem).where(OutboxItem.id == row_id, OutboxItem.status == "pending")
-            .values(status="sending", claimed_at=now))
-        if claimed.rowcount != 1:
-            return None  # another worker has it
-        row = session.get(OutboxItem, row_id)
-        if row is None:
-            return None
-        recent = session.exec(select(func.count()).select_from(OutboxItem).where(
-            OutboxItem.recipient == row.recipient, OutboxItem.id != row.id,
-            OutboxItem.sent_at >= now - timedelta(hours=1))).one()  # type: ignore[operator]
-        if recent >= settings.helpdesk.replies_per_sender_per_hour:
+        claimed = list(session.execute(
+            update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "pending")
+            .values(status="sending", claimed_at=now)
+            .returning(OutboxItem.id)).scalars())  # type: ignore[union-attr]
+        if not claimed:
+            return []
+        rows = list(session.exec(select(OutboxItem).where(OutboxItem.id.in_(claimed))
+                                 .order_by(OutboxItem.id)))  # type: ignore[union-attr]
+        recipients = {r.recipient for r in rows}
+        sent_recently = dict(session.execute(
+            select(OutboxItem.recipient, func.count()).where(
+                OutboxItem.recipient.in_(recipients),  # type: ignore[attr-defined]
+                OutboxItem.sent_at >= now - timedelta(hours=1))  # type: ignore[operator]
+            .group_by(OutboxItem.recipient)).all())
+        keep, held = [], []
+        for row in rows:
+            if sent_recently.get(row.recipient, 0) >= cap:
+                held.append(row)
+                continue
+            sent_recently[row.recipient] = sent_recently.get(row.recipient, 0) + 1
+            keep.append(row)
+        for row in held:
             row.status = "held"
             session.add(row)
             store.add_event(session, row.ticket_id, "reply_held", now, kind=row.kind,
                             reason="replies_per_sender_per_hour")
             log.warning("reply %s held: per-sender hourly cap reached", row.id)
-            return None
-        return row
+        return keep
 
 
-def _finish(st: Store, row_id: int, now: datetime, *, status: str, error: str | None = None,
+def _finish(st: Store, row: OutboxItem, now: datetime, *, status: str, error: str | None = None,
             retry_at: datetime | None = None) -> None:
+    """Record one send attempt in its own short transaction (core statements: cheap)."""
+    values: dict = {"status": status, "attempts": OutboxItem.attempts + 1, "last_error": error}
+    if status == "sent":
+        values["sent_at"] = now
+    if retry_at is not None:
+        values["next_attempt_at"] = retry_at
     with st.session() as session:
-        row = session.get(OutboxItem, row_id)
-        if row is None:
-            return
-        row.attempts += 1
-        row.status = status
-        row.last_error = error
-        if status == "sent":
-            row.sent_at = now
-        if retry_at is not None:
-            row.next_attempt_at = retry_at
-        session.add(row)
+        session.execute(update(OutboxItem).where(OutboxItem.id == row.id).values(**values))
         if status == "failed":
-            ticket = session.get(Ticket, row.ticket_id)
-            if ticket is not None:
-                ticket.last_reply_error = error
-                session.add(ticket)
+            session.execute(update(Ticket).where(Ticket.id == row.ticket_id)
+                            .values(last_reply_error=error))
         store.add_event(session, row.ticket_id, f"reply_{status}", now, kind=row.kind,
-                        attempts=row.attempts)
+                        attempts=row.attempts + 1)
 
 
 class SentAppender:
@@ -148,42 +154,43 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
     due = _due_ids(st, now)
     if not due:
         return report
-    base = max(1, settings.outbox.retry_base_seconds)
     try:
         with transport:
-            for row_id in due:
-                row = _claim(st, row_id, settings, now)
-                if row is None:
-                    continue
-                try:
-                    transport.send(row.data, row.sender, list(row.recipients))
-                except PermanentSendError as exc:
-                    _finish(st, row_id, now, status="failed", error=str(exc)[:1000])
-                    report.failed += 1
-                    log.warning("reply %s rejected for good (%s)", row_id, type(exc).__name__)
-                    continue
-                except (TemporarySendError, OSError) as exc:
-                    attempts = row.attempts + 1
-                    if attempts >= settings.outbox.max_attempts:
-                        _finish(st, row_id, now, status="failed", error=str(exc)[:1000])
-                        report.failed += 1
-                    else:
-                        delay = timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_DELAY))
-                        _finish(st, row_id, now, status="pending", error=str(exc)[:1000],
-                                retry_at=now + delay)
-                        report.retrying += 1
-                    log.warning("reply %s not sent, attempt %d (%s)", row_id, attempts,
-                                type(exc).__name__)
-                    continue
-                _finish(st, row_id, now, status="sent")
-                report.sent += 1
-                log.info("reply %s sent (%s)", row_id, row.kind)
-                _append_sent(st, mailbox, row)
+            for start in range(0, len(due), CLAIM_CHUNK):
+                for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now):
+                    _send_one(st, transport, settings, row, now, report, mailbox)
     except (TemporarySendError, OSError) as exc:  # could not connect at all: rows stay pending
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("outbox: transport unavailable (%s)", type(exc).__name__)
     report.held = _count_held(st, due)
     return report
+
+
+def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxItem,
+              now: datetime, report: SendReport, mailbox: Mailbox | SentAppender | None) -> None:
+    try:
+        transport.send(row.data, row.sender, list(row.recipients))
+    except PermanentSendError as exc:
+        _finish(st, row, now, status="failed", error=str(exc)[:1000])
+        report.failed += 1
+        log.warning("reply %s rejected for good (%s)", row.id, type(exc).__name__)
+        return
+    except (TemporarySendError, OSError) as exc:
+        attempts = row.attempts + 1
+        if attempts >= settings.outbox.max_attempts:
+            _finish(st, row, now, status="failed", error=str(exc)[:1000])
+            report.failed += 1
+        else:
+            base = max(1, settings.outbox.retry_base_seconds)
+            delay = timedelta(seconds=min(base * 2 ** (attempts - 1), MAX_DELAY))
+            _finish(st, row, now, status="pending", error=str(exc)[:1000], retry_at=now + delay)
+            report.retrying += 1
+        log.warning("reply %s not sent, attempt %d (%s)", row.id, attempts, type(exc).__name__)
+        return
+    _finish(st, row, now, status="sent")
+    report.sent += 1
+    log.debug("reply %s sent (%s)", row.id, row.kind)
+    _append_sent(st, mailbox, row)
 
 
 def _count_held(st: Store, ids: list[int]) -> int:

@@ -10,9 +10,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,6 +59,8 @@ REDIRECT_TYPES = ("account_locked", "practice_question", "work_base_change")
 FREE_TEXT_FIELDS = frozenset({"question", "description", "explanation", "reason", "details",
                               "error_message"})
 _LINE_BREAKS = re.compile(r"[\r\n]+")
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
 
 
 @dataclass(frozen=True)
@@ -202,28 +207,77 @@ class ReplyRenderer:
         html = self.env.get_template(f"{kind}.html.j2").render(context)
         return text, html
 
-    def render(self, ticket: Ticket, target: ReplyTarget, now: datetime) -> EmailMessage | None:
-        """The reply for `ticket`, or None for tickets that are never answered."""
+    def render(self, ticket: Ticket, target: ReplyTarget, now: datetime) -> Message | None:
+        """The reply for `ticket`, or None for tickets that are never answered.
+
+        Built with the compat32 MIME classes: several times cheaper than EmailMessage's header
+        registry, which matters at thousands of replies per cycle. `reply_bytes` serialises it.
+        """
         kind = reply_kind(ticket)
         if kind is None or not target.recipients:
             return None
         h = self.settings.helpdesk
         context = reply_context(ticket, self.settings, now)
         text, html = self.render_bodies(kind, context)
-        msg = EmailMessage()
-        msg["From"] = Address(display_name=h.name, addr_spec=h.address)
+        msg = MIMEMultipart("alternative")
+        msg["From"] = formataddr((str(Header(h.name, "utf-8")) if not h.name.isascii() else h.name,
+                                  h.address))
         msg["To"] = ", ".join(target.recipients)
-        msg["Subject"] = reply_subject(target.subject, ticket.reference, context["type_title"])
+        subject = reply_subject(target.subject, ticket.reference, context["type_title"])
+        msg["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = reply_message_id(ticket.reference, h.message_id_domain)
-        if target.message_id:
-            msg["In-Reply-To"] = target.message_id
-            refs = [r for r in target.references if r != target.message_id][-9:]
-            msg["References"] = " ".join(refs + [target.message_id])
+        message_id = _one_line(target.message_id)
+        if message_id:
+            msg["In-Reply-To"] = message_id
+            refs = [r for r in map(_one_line, target.references) if r and r != message_id][-9:]
+            msg["References"] = " ".join(refs + [message_id])
         msg["Auto-Submitted"] = "auto-replied"  # RFC 3834
         msg["X-Auto-Response-Suppress"] = "All"
         msg["X-Loop"] = h.address
         msg["X-Helpdesk-Reference"] = ticket.reference or ""
-        msg.set_content(text)
-        msg.add_alternative(html, subtype="html")
+        msg.attach(MIMEText(text, "plain", _UTF8_QP))
+        msg.attach(MIMEText(html, "html", _UTF8_QP))
         return msg
+
+
+def reply_bytes(msg: Message) -> bytes:
+    """The reply as sent, CRLF line endings. Serialised by hand (headers we built, bodies already
+    quoted-printable): the stdlib generator costs ~2 ms a reply, this a few microseconds."""
+    boundary = msg.get_boundary() or f"=_{secrets.token_hex(12)}"
+    msg.set_boundary(boundary)
+    out = [_header_line(k, v) for k, v in msg.items()]
+    for part in msg.get_payload():
+        out += ["", f"--{boundary}"]
+        out += [_header_line(k, v) for k, v in part.items()]
+        out += ["", part.get_payload().replace("\r\n", "\n").rstrip("\n").replace("\n", "\r\n")]
+    out += ["", f"--{boundary}--", ""]
+    return "\r\n".join(out).encode("ascii")
+
+
+def _header_line(name: str, value: object) -> str:
+    text = value if isinstance(value, Header) else str(value)
+    if isinstance(text, str) and text.isascii():
+        return _fold(f"{name}: {text}")
+    header = text if isinstance(text, Header) else Header(text, "utf-8")
+    # RFC 2047 encoded words, folded by the Header class itself
+    return f"{name}: " + header.encode(linesep="\r\n", maxlinelen=78 - len(name) - 2)
+
+
+def _fold(line: str, limit: int = 78) -> str:
+    """Fold a header at white space (RFC 5322 2.2.3); a longer word stays whole."""
+    if len(line) <= limit:
+        return line
+    out, current = [], ""
+    for word in re.split(r"(?<=\S)(?=\s)", line):
+        if current and len(current) + len(word) > limit:
+            out.append(current)
+            current = " " + word.lstrip() if word[:1].isspace() else word
+        else:
+            current += word
+    out.append(current)
+    return "\r\n".join(out)
+
+
+def _one_line(value: str | None) -> str:
+    return _LINE_BREAKS.sub(" ", value or "").strip()

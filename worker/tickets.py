@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from email.policy import SMTP
 
 from parsers import ParseOptions, ParseResult, Request
 from sqlmodel import Session
 
 from . import conversation, store
 from .config import Settings
-from .replies import ReplyRenderer, ReplyTarget, reply_kind
+from .replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_kind
 from .store import STATUS_FOR_ACTION, OutboxItem, StoredMessage, Ticket, TicketMessage
 
 log = logging.getLogger(__name__)
@@ -166,7 +165,7 @@ class TicketWriter:
         session.add(OutboxItem(
             ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(), kind=reply_kind(ticket) or "",
             sender=self.settings.helpdesk.address, recipient=target.recipients[0],
-            recipients=list(target.recipients), data=email.as_bytes(policy=SMTP),
+            recipients=list(target.recipients), data=reply_bytes(email),
             status="pending", next_attempt_at=self.now, created_at=self.now))
         store.add_event(session, ticket.id, "reply_queued", self.now, kind=reply_kind(ticket))
         return 1

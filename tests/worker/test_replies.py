@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import SMTP, default
+from email.message import Message
+from email.policy import default
 from pathlib import Path
 
 import pytest
 
-from worker.replies import ReplyRenderer, ReplyTarget, reply_subject
+from worker.replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_subject
 from worker.store import Ticket
 
 from tests.worker.worker_setup import OPEN_NOW, REPO, make_settings
@@ -32,8 +32,8 @@ def ticket(type_: str, action: str, fields: dict | None = None, missing: list | 
                   requester_name="Amy Jones", created_at=OPEN_NOW, updated_at=OPEN_NOW, **kw)
 
 
-def bodies(msg: EmailMessage) -> tuple[str, str]:
-    parsed = message_from_bytes(msg.as_bytes(policy=SMTP), policy=default)
+def bodies(msg: Message) -> tuple[str, str]:
+    parsed = message_from_bytes(reply_bytes(msg), policy=default)
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
     return text, html
@@ -167,3 +167,14 @@ def test_free_text_is_acknowledged_not_quoted_back(renderer: ReplyRenderer) -> N
     text, html = bodies(renderer.render(t, TARGET, OPEN_NOW))
     assert "Explanation: received (15 words)" in text
     assert "wrong team" not in text and "wrong team" not in html
+
+
+def test_non_ascii_subject_is_encoded_and_survives_the_round_trip(renderer: ReplyRenderer) -> None:
+    target = ReplyTarget(subject="Zmiana dostępu – rekord Łukasza " * 3, message_id=None,
+                         references=(), recipients=("a@example.org",))
+    data = reply_bytes(renderer.render(ticket("restricted_record", "ack"), target, OPEN_NOW))
+    assert data.isascii() and all(len(line) <= 998 for line in data.split(b"\r\n"))
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    parsed = message_from_bytes(data, policy=default)
+    assert parsed["Subject"] == f"Re: {target.subject.strip()} [MDHD-000123]"
+    assert parsed.get_body(("plain",)).get_content().startswith("Dear Amy Jones,")
