@@ -156,3 +156,24 @@ def test_unreachable_imap_is_reported_and_nothing_is_lost(worker_ctx, dovecot, i
     monkeypatch.setenv(PASSWORD_ENV, imap_account.password)
     poll, sent = cycle(worker_ctx)
     assert poll.ok and poll.fetched == 1 and sent.sent == 1
+
+
+def test_refused_replies_are_retried_on_4xx_and_given_up_on_5xx(worker_ctx, dovecot, imap_account,
+                                                                smtp_server):
+    lock, address = corpus_file("029"), corpus_file("001")
+    deliver(dovecot, imap_account, lock, address)
+    busy = parsed(lock)["From"].addresses[0].addr_spec.lower()
+    gone = parsed(address)["From"].addresses[0].addr_spec.lower()
+    smtp_server.handler.rcpt_replies.update({busy: "451 4.3.0 Mailbox busy", gone: "550 5.1.1 No such user"})
+
+    poll, sent = cycle(worker_ctx)
+    assert poll.fetched == 2 and (sent.sent, sent.retrying, sent.failed) == (0, 1, 1)
+    assert smtp_server.received == []
+
+    smtp_server.handler.rcpt_replies.clear()  # the busy mailbox recovers; the other stays gone
+    later = NOW.replace(hour=12)
+    _, sent = cycle(worker_ctx, later)
+    assert (sent.sent, sent.failed) == (1, 0)  # the 4xx reply goes out; the 5xx one is never resent
+    assert [m.recipients for m in smtp_server.received] == [[busy]]
+    failed = [t for t in all_tickets(worker_ctx) if t.last_reply_error]
+    assert len(failed) == 1 and "550" in failed[0].last_reply_error
