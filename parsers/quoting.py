@@ -34,6 +34,11 @@ DISCLAIMER_RE = re.compile(
     r"|may monitor the content|not necessarily those of|registered (in england|office)"
     r"|company (registration )?number", re.I | re.S)
 RULE_LINE_RE = re.compile(r"^\s*([*=_~#-])\1{5,}\s*$")
+LONG_BLANKS_RE = re.compile(r"[ \t]{9,}")
+TRAILING_BLANKS_RE = re.compile(r"[ \t\r]+$", re.M)
+BLANK_LINES_RE = re.compile(r"\n{3,}")
+# a request is read from the first part of a very long body only (the rest is pasted logs/history)
+MAX_TEXT = 60_000
 QUOTE_PREFIX_RE = re.compile(r"^\s*(>\s?)+", re.M)
 
 
@@ -71,6 +76,9 @@ def clean_lines(text: str) -> str:
 
 def split_replies(text: str) -> list[tuple[str, str]]:
     """(header, body) of each reply in a thread, newest first; the first header is ''."""
+    # the library's patterns are slow on long runs of blanks; column layouts need only a few
+    text = LONG_BLANKS_RE.sub("        ", text)
+    text = BLANK_LINES_RE.sub("\n\n", TRAILING_BLANKS_RE.sub("", text))[:MAX_TEXT]
     try:
         replies = _reply_parser().read(text).replies
     except Exception:  # noqa: BLE001 - the library's regexes must not take the parse down

@@ -42,6 +42,8 @@ EXTRACTORS: dict[str, Callable[[Context], Found]] = {
 SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr)\s*:\s*|\[[^\]]*\]\s*)+", re.I)
 # a segment must carry this much evidence of its own to become a request of its own (064, 065, 066)
 SEGMENT_SCORE = 3.5
+# more typed segments than this is a list or a newsletter, not a set of requests: read it as one
+MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
 OWN_MOVE_RE = re.compile(r"\bmy (work ?)?base\b|\bI(?:'m| am) (now )?based\b|\bI(?:'ve| have) moved\b|\bI(?:'m| am) moving\b",
                          re.I)
@@ -72,7 +74,7 @@ def split_requests(text: str) -> list[tuple[str, str, Classification]]:
                 typed.append((cls.type, part, cls))
         elif typed:
             typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
-    if len(typed) < 2:
+    if len(typed) < 2 or len(typed) > MAX_REQUESTS:
         return []
     if not numbered and len({t for t, _, _ in typed}) != len(typed):
         return []
