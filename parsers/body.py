@@ -10,7 +10,7 @@ from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
-from .decoding import decode_bytes
+from .decoding import decode_bytes, payload_text
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,7 @@ def part_text(part: Message) -> tuple[str, bool]:
     except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
         data = None
     if not isinstance(data, bytes):
-        raw = part.get_payload()
-        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+        data = payload_text(part).encode("utf-8", "surrogateescape")
     try:
         declared = part.get_content_charset()
     except Exception:  # noqa: BLE001 - malformed RFC 2231 charset parameter

@@ -8,6 +8,7 @@ import logging
 import quopri
 import re
 import unicodedata
+from email.message import Message
 
 from charset_normalizer import from_bytes as guess_charsets
 
@@ -226,3 +227,18 @@ def lenient_b64decode(data: bytes) -> bytes:
 def decode_header(raw: object) -> str:
     """A raw header value -> one line of clean text (8-bit fallback, RFC 2047, controls collapsed)."""
     return one_line(decode_words(header_str(raw)))
+
+
+def payload_text(part: Message) -> str:
+    """A non-multipart part's undecoded payload as text (8-bit bytes surrogate-escaped).
+
+    compat32's get_payload() decodes 8-bit payloads with the declared charset, which raises
+    on labels like "utf\\x00-8"; this reads the stored value without that step.
+    """
+    if part.is_multipart():
+        return ""
+    try:
+        raw = part.get_payload()
+    except (LookupError, ValueError, TypeError, UnicodeError):
+        raw = part._payload  # noqa: SLF001 - the only non-decoding accessor compat32 has
+    return raw if isinstance(raw, str) else ""

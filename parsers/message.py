@@ -19,7 +19,8 @@ from mailparser.exceptions import MailParserRecursionError
 from .addresses import first_address, parse_addresses
 from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
 from .body import html_to_text, part_text
-from .decoding import clean_text, decode_header, header_str, lenient_b64decode, one_line
+from .decoding import (clean_text, decode_header, header_str, lenient_b64decode, one_line,
+                       payload_text)
 from .message_headers import (content_type_of, date_of, decoded_headers, first_message_id,
                               message_ids, raw_header, report_type_of)
 from .mime_depth import DepthExceeded, measure_depth
@@ -144,7 +145,7 @@ def _body(part: Message, walk: _Walk, top: bool = False,
     """The part's body segments ('plain' | 'html' | 'html_view', text); attachments and
     forwarded messages are collected on `walk` as a side effect."""
     ctype = content_type_of(part)
-    payload = part.get_payload()
+    payload = part.get_payload() if part.is_multipart() else None
     if isinstance(payload, list):
         if ctype in _FORWARD_TYPES or (ctype.startswith("message/") and len(payload) == 1
                                        and ctype != "message/delivery-status"):
@@ -215,16 +216,15 @@ def _payload_bytes(part: Message) -> bytes:
         data = None
     if isinstance(data, bytes):
         return data
-    raw = part.get_payload()
-    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    return payload_text(part).encode("utf-8", "surrogateescape")
 
 
 def _forward(part: Message, payload: list, walk: _Walk) -> None:
     inner = payload[0]
     if not isinstance(inner, Message):
         return
-    encoded = inner.get_payload()
-    if not inner.keys() and isinstance(encoded, str) and _transfer_encoding(part) in (
+    encoded = payload_text(inner)
+    if not inner.keys() and encoded and _transfer_encoding(part) in (
             "base64", "quoted-printable"):
         # the stdlib parses message/rfc822 bodies as mail even when they are encoded
         # (RFC 2046 forbids it, Outlook and some gateways do it): decode and parse again
