@@ -273,19 +273,38 @@ class ImapMailbox:
             log.debug("imap %s: %d message(s) moved to %s", self.name, len(uids), dest)
 
     def _move_uids(self, uids: list[int], folder: str) -> None:
-        """MOVE where the server has it, else COPY + \\Deleted + UID EXPUNGE (UIDPLUS)."""
+        """Move `uids` from the selected folder; those another worker moved meanwhile are skipped."""
         with self._network(f"move to {folder}"):
-            if self._has("MOVE"):
-                self.client.move(uids, folder)
-                return
-            self.client.copy(uids, folder)
-            self.client.add_flags(uids, [DELETED], silent=True)
-            if self._has("UIDPLUS"):
-                self.client.uid_expunge(uids)
-            else:
-                # A plain EXPUNGE would also remove mail others flagged \Deleted: leave ours flagged;
-                # fetch_new and count_waiting skip \Deleted messages.
-                log.debug("imap %s: no UIDPLUS; %d message(s) left flagged \\Deleted", self.name, len(uids))
+            try:
+                self._transfer(uids, folder)
+            except IMAPClientAbortError:
+                raise
+            except IMAPClientError:
+                # A racing worker moved some of them since our fetch (Dovecot: NO [EXPUNGEISSUED]);
+                # the server did nothing, so move what is still here.
+                wanted = set(uids)
+                found = self.client.search(["UID", ",".join(map(str, uids)), *SEARCH_UNDELETED])
+                remaining = sorted(u for u in found if u in wanted)
+                if remaining == sorted(wanted):
+                    raise  # not a race: every message is still here
+                log.info("imap %s: %d of %d message(s) already moved by another session",
+                         self.name, len(wanted) - len(remaining), len(wanted))
+                if remaining:
+                    self._transfer(remaining, folder)
+
+    def _transfer(self, uids: list[int], folder: str) -> None:
+        """MOVE where the server has it, else COPY + \\Deleted + UID EXPUNGE (UIDPLUS)."""
+        if self._has("MOVE"):
+            self.client.move(uids, folder)
+            return
+        self.client.copy(uids, folder)
+        self.client.add_flags(uids, [DELETED], silent=True)
+        if self._has("UIDPLUS"):
+            self.client.uid_expunge(uids)
+        else:
+            # A plain EXPUNGE would also remove mail others flagged \Deleted: leave ours flagged;
+            # fetch_new and count_waiting skip \Deleted messages.
+            log.debug("imap %s: no UIDPLUS; %d message(s) left flagged \\Deleted", self.name, len(uids))
 
     def append_sent(self, data: bytes) -> None:
         if self.sent_folder is None:

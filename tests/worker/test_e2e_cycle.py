@@ -177,3 +177,38 @@ def test_refused_replies_are_retried_on_4xx_and_given_up_on_5xx(worker_ctx, dove
     assert [m.recipients for m in smtp_server.received] == [[busy]]
     failed = [t for t in all_tickets(worker_ctx) if t.last_reply_error]
     assert len(failed) == 1 and "550" in failed[0].last_reply_error
+
+
+def test_two_workers_racing_on_one_mailbox_and_postgresql(tmp_path, dovecot, imap_account, smtp_server,
+                                                          pg_url, monkeypatch):
+    """Several workers share a PostgreSQL store: each message is stored and answered exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    samples = sorted(CORPUS.glob("0[0-4]*.eml"))  # 001-049: request types, no ignore cases
+    deliver(dovecot, imap_account, *(p.read_bytes() for p in samples))
+    monkeypatch.setenv(PASSWORD_ENV, imap_account.password)
+    monkeypatch.delenv("HELPDESK_DATABASE_URL", raising=False)
+    config = write_worker_config(tmp_path / "config.toml", dovecot, imap_account, smtp_server, pg_url,
+                                 password_env=PASSWORD_ENV, batch_size=5,
+                                 extra="[helpdesk]\nreplies_per_sender_per_hour = 1000\n")
+    upgrade_database(pg_url)
+    workers = [build_context(load_settings(config)) for _ in range(2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            polls = list(pool.map(lambda ctx: poll_once(ctx, NOW), workers))
+            sends = list(pool.map(lambda ctx: send_pending(ctx.store, make_transport(ctx.settings),
+                                                           ctx.settings, NOW), workers))
+        assert all(p.ok for p in polls) and all(s.ok for s in sends), [p.error for p in polls]
+        new = sum(p.count("new") for p in polls)
+        assert new == len(samples)
+        with workers[0].store.session() as session:
+            stored = session.exec(store.select(store.StoredMessage)).all()
+        assert len(stored) == len(samples)
+    finally:
+        for ctx in workers:
+            ctx.store.close()
+    answered = [m.message["In-Reply-To"] for m in smtp_server.received]
+    assert len(answered) == sum(s.sent for s in sends)
+    assert len(set(answered)) == len(samples)  # every message answered ...
+    assert folder_count(dovecot, imap_account, "INBOX") == 0
+    assert folder_count(dovecot, imap_account, "Processed") == len(samples)  # ... and moved once

@@ -122,6 +122,20 @@ def test_moves_marked_before_a_failure_still_happen(dovecot, imap_account, imap_
     assert [b for _, b in folder_contents(dovecot, imap_account, "Processed").values()] == [sample(1)]
 
 
+def test_messages_another_session_moved_first_are_skipped(dovecot, imap_account, imap_settings):
+    deliver(dovecot, imap_account, sample(1), sample(2), sample(3))
+    with ImapMailbox(**imap_settings) as late:
+        mine = list(late.fetch_new(FRESH))
+        with ImapMailbox(**imap_settings) as early:  # a second worker gets to two of them first
+            for msg in list(early.fetch_new(FRESH))[:2]:
+                early.mark_processed(msg)
+        for msg in mine:
+            late.mark_processed(msg)
+    assert folder_contents(dovecot, imap_account, "INBOX") == {}
+    moved = sorted(b for _, b in folder_contents(dovecot, imap_account, "Processed").values())
+    assert moved == [sample(1), sample(2), sample(3)]  # each exactly once
+
+
 class NoMoveMailbox(ImapMailbox):
     """A client that behaves as against a server without MOVE (RFC 6851), and optionally UIDPLUS."""
 
