@@ -34,6 +34,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
                                    r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)", _I), 3.5),
+    ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
+                                            r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*", _I), 3.5),
     ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
     ("worker_account", "role or team change", _(r"\b(moved|moving|transferred|transferring|move) (from|to) (the )?[^.?!\n]{0,50}\bteam\b"
                                                 r"|\bchange of (role|team|job title)|\bnew (role|post|job title)\b"
@@ -49,7 +51,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # organisation
     ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"
                                        r"|\bas an organisation\b|\borganisation name\s*:", _I), 4),
-    ("organisation", "change organisation", _(r"\b(update|change|amend)\b[^.?!\n]{0,30}\b(the|their|its|this) organisation\b", _I), 3),
+    ("organisation", "change organisation", _(r"\b(update|change|amend)\w*\b[^.?!\n]{0,30}\b(the|their|its|this) organisation", _I), 3),
     ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy)\b (has|have) (moved|relocated|closed|merged)"), 2),
     ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
@@ -109,6 +111,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                  r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
                                                  r"free text|mandatory)\b|\bonly allows free text\b", _I), 2.5),
     ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
+    ("design_change", "system enhancement", _(r"\b(would|could) it be possible for (mosaic|the system)\b|\bcould mosaic\b|\bfor mosaic to\b"
+                                              r"|\b(enhancement|feature request|system improvement)\b|\bit would (be (really )?(helpful|useful|good|great) |help )if (mosaic|the system)\b", _I), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

@@ -23,6 +23,7 @@ LABEL_RE = {
         "organisation_name": r"organi[sz]ation(?: name)?|name of (?:the )?organi[sz]ation|provider(?: name)?|name",
         "organisation_type": r"(?:organi[sz]ation )?type",
         "phone": r"tel(?:ephone)?|phone(?: number)?|main (?:tele)?phone",
+        "profession": r"profession|role|job title|occupation|position",
     }.items()}
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*\s+){0,6}(?:Team|Service|Hub|Unit)"
                      r"(?:\s+(?:\([A-Z][\w\s]*\)|[A-Z][\w'-]*)){0,3})")
@@ -125,7 +126,8 @@ def extract_worker_account(ctx: Context) -> Found:
             found.set("end_date", iso(end.value), "end date", end.text)
     if action == "change":
         detail = [s.text for s in sentences(text)
-                  if re.search(r"\b(moved|moving|move|transferr|appointed|promoted|job title|role|team|base|post)\b", s.text, re.I)]
+                  if re.search(r"\b(moved|moving|move|transferr|appointed|promoted|job title|role|team|base|post|account|"
+                               r"reactivat\w*|suspend\w*|status|permissions?|access)\b", s.text, re.I)]
         if detail:
             found.set("details", " ".join(detail[:2]), "change sentence", detail[0])
     manager = _label("line_manager", text)
@@ -310,7 +312,7 @@ def extract_professional(ctx: Context) -> Found:
     titled = [n for n in names if re.match(TITLE, n)]
     name = (titled or names or [None])[0]
     found.set("professional_name", name, "professional name")
-    found.set("profession", _profession_near(text, name), "profession")
+    found.set("profession", _label("profession", text) or _profession_near(text, name), "profession")
     org = None
     m = re.search(r"\b(?:at|linked to|from|with|based at|works for)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s+){0,4}" + ORG_NOUNS + r")\b", text)
     if m:

@@ -97,6 +97,8 @@ GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|iss
 PROBLEM_RE = re.compile(r"\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
                         r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
                         r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
+# 'I get this error:' then the message on its own line (see tests/messages/h57)
+ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following)\b[^\n]{0,30}:[ \t]*\n+[ \t]*([^\n]{5,200})", re.I)
 QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]")
 
 
@@ -114,6 +116,10 @@ def extract_incident(ctx: Context) -> Found:
         if word_count(quoted) >= 3 or re.search(r"error|\d{3}", quoted, re.I):
             found.set("error_message", quoted, "quoted error text", quoted)
             break
+    else:
+        m = ERROR_LINE_RE.search(ctx.text)
+        if m:
+            found.set("error_message", tidy(m.group(1)), "error text after a colon", m.group(1))
     found.set("workstep_id", workstep, "label:workstep")
     found.set("person_id", person_id, "label:person ID")
     dates = [d for d in find_dates(ctx.text, ctx.date) if not DOB_BEFORE_RE.search(ctx.text[max(0, d.start - 25):d.start])]
@@ -153,9 +159,13 @@ def extract_person_record_change(ctx: Context) -> Found:
 
 
 DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
-                            r"create|introduce|include|mandatory|new)\b", re.I)
+                            r"create|introduce|include|mandatory|new|send|show|display|alert|notify|allow|stop|prevent|"
+                            r"default|automatically)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
-                              r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory)s?\b", re.I)
+                              r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory|alert|"
+                              r"notification|email|reminder)s?\b", re.I)
+SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
+                       r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
@@ -181,6 +191,8 @@ def extract_design_change(ctx: Context) -> Found:
                 "step": "step"}.get(word)
         if kind != "reference_data" and re.search(r"\b(value|option)s?\b", joined, re.I) and kind != "step":
             kind = "reference_data"
+    if kind is None and SYSTEM_RE.search(joined):
+        kind = "system"  # a behaviour of Mosaic as a whole: alerts, search, log-in
     if kind is None:
         kind = next((name for name, pattern in TARGETS if pattern.search(joined)), "system")
     found.set("target", kind, "target word")
@@ -237,7 +249,7 @@ def extract_restricted_record(ctx: Context) -> Found:
             if not re.search(r"\brestrict", s.text, re.I):
                 continue
             causal = re.search(r"\b(?:because|as|since|due to)\b\s+(.{15,})", s.text)
-            clauses = re.split(r"\s+[-–]\s+|\bso\b", s.text)
+            clauses = re.split(r"\s+[-–]\s+|[,;]|\bso\b", s.text)
             reason = causal.group(1) if causal else next(
                 (c for c in clauses[1:] if REASON_RE.search(c) and word_count(c) >= 3), None)
             if reason:

@@ -67,7 +67,7 @@ def split_requests(text: str) -> list[tuple[str, str, Classification]]:
     typed: list[tuple[str, str, Classification]] = []
     for part in parts:
         cls = classify(part)
-        if cls.type in ACTIONABLE and cls.scores.get(cls.type, 0) >= SEGMENT_SCORE and cls.confidence >= 0.5:
+        if cls.type in ACTIONABLE and cls.scores.get(cls.type, 0) >= SEGMENT_SCORE and cls.confidence >= 0.55:
             if typed and typed[-1][0] == cls.type and not numbered:
                 typed[-1] = (cls.type, typed[-1][1] + "\n\n" + part, typed[-1][2])
             else:
