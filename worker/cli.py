@@ -9,6 +9,7 @@ from pathlib import Path
 from parsers import ParseOptions, ParseResult, parse
 
 from .commands import ConfigError, add_worker_commands
+from .web.commands import add_web_commands
 
 
 def message_json(result: ParseResult) -> dict:
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="helpdesk", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     add_worker_commands(sub)
+    add_web_commands(sub)
     p = sub.add_parser("parse", help="parse .eml files offline (no server, no database)")
     p.add_argument("--json", action="store_true", help="one JSON line per file")
     p.add_argument("--message", action="store_true", help="include the normalised message")
