@@ -12,6 +12,7 @@ PYTHON="${PYTHON:-python3}"
 need_apt=()
 [ -x /usr/sbin/dovecot ] || need_apt+=(dovecot-imapd)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the staff web app's browser tests (Playwright drives it)
 "$PYTHON" -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ "${#need_apt[@]}" -gt 0 ]; then
     echo "scripts/test.sh: installing ${need_apt[*]}"
