@@ -209,6 +209,6 @@ def test_two_workers_racing_on_one_mailbox_and_postgresql(tmp_path, dovecot, ima
             ctx.store.close()
     answered = [m.message["In-Reply-To"] for m in smtp_server.received]
     assert len(answered) == sum(s.sent for s in sends)
-    assert len(set(answered)) == len(samples)  # every message answered ...
+    assert len(answered) == len(set(answered)) == len(samples)  # every message answered once ...
     assert folder_count(dovecot, imap_account, "INBOX") == 0
     assert folder_count(dovecot, imap_account, "Processed") == len(samples)  # ... and moved once
