@@ -159,17 +159,19 @@ def _line_of(text: str, pos: int) -> int:
 
 
 def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue]]:
-    """Sum cue weights per type over the text (and the subject at half weight)."""
+    """Sum cue weights per type over the text, and the subject's at half weight (full weight
+    when the body says next to nothing: 'Please unlock step 12345678' in the subject alone)."""
     scores: dict[str, float] = {}
     cues: list[Cue] = []
+    share = 1.0 if len(re.findall(r"[A-Za-z]{2,}", text)) < 8 else 0.5
     for type_name, name, pattern, weight in CUES:
         m = pattern.search(text)
         if m:
             scores[type_name] = scores.get(type_name, 0.0) + weight
             cues.append(Cue("type", f"{type_name}:{name}", m.group(0)[:60], _line_of(text, m.start()), weight))
         if subject and (sm := pattern.search(subject)):
-            scores[type_name] = scores.get(type_name, 0.0) + weight / 2
-            cues.append(Cue("type", f"{type_name}:{name} (subject)", sm.group(0)[:60], None, weight / 2))
+            scores[type_name] = scores.get(type_name, 0.0) + weight * share
+            cues.append(Cue("type", f"{type_name}:{name} (subject)", sm.group(0)[:60], None, weight * share))
     for type_name, pattern, weight in NEGATIONS:
         m = pattern.search(text)
         if m and type_name in scores:

@@ -105,12 +105,18 @@ def find_table_ids(text: str) -> list[str]:
 
 def find_bare_ids(text: str) -> list[str]:
     """Unlabelled 6-10 digit numbers that are no phone, NHS number, date or reference."""
-    from .sensitive import is_nhs_number
+    from .fields import PHONE_RE
+    from .sensitive import NHS_RE, is_nhs_number
 
+    taken = [m.span() for m in PHONE_RE.finditer(text)] + [m.span() for m in NHS_RE.finditer(text)]
     out = []
     for m in re.finditer(r"(?<![\w/.-])(\d{6,10})(?![\w/-]|\.\d)", text):
         num = m.group(1)
+        if any(s <= m.start() < e for s, e in taken):
+            continue  # part of a phone or NHS number: '01522 555318'
         before = text[max(0, m.start() - 20):m.start()].lower()
+        if re.search(r"\d[\s-]$", before) or re.match(r"[\s-]\d", text[m.end():m.end() + 2]):
+            continue
         if num.startswith("0") or (len(num) == 10 and is_nhs_number(num)):
             continue
         if re.search(r"(tel|phone|mob|nhs|ref|inc|urn|dfe|company|no\.?)\s*[:.]?\s*$", before):

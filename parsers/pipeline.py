@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from .ids import find_bare_ids, find_person_ids, find_workstep_id
 from .message import MessageTooComplex, parse_message
 from .model import ParsedMessage, ParseOptions, ParseResult
 from .quoting import sections_of
@@ -10,6 +11,17 @@ from .requests import find_requests, request_text_of, requests_for_text, ticket_
 from .screening import screen
 
 log = logging.getLogger(__name__)
+
+ANSWER_LABELS = {"workstep_id": "Workstep ID", "person_id": "Person ID"}
+
+
+def answered_id(missing: tuple[str, ...], reply_text: str) -> tuple[str, str] | None:
+    """(field, id) where one ID was asked for and the reply holds exactly one bare candidate number."""
+    wanted = [f for f in missing if f in ANSWER_LABELS]
+    if len(wanted) != 1 or find_person_ids(reply_text) or find_workstep_id(reply_text):
+        return None
+    candidates = find_bare_ids(reply_text)
+    return (wanted[0], candidates[0]) if len(candidates) == 1 else None
 
 
 def run_parse(data: bytes, options: ParseOptions) -> ParseResult:
@@ -40,5 +52,11 @@ def run_conversation(messages: list[bytes], options: ParseOptions,
     text = "\n\n".join(t for t in texts if t.strip())
     first = parsed[0]
     requests = requests_for_text(first, sections_of(first), text, options, forced_type=ticket_type)
+    if len(parsed) > 1 and len(requests) == 1:
+        answer = answered_id(requests[0].missing, texts[-1])
+        if answer:  # 'It's 58812340' in reply to our request for the workstep ID
+            text += f"\n\n{ANSWER_LABELS[answer[0]]}: {answer[1]}"
+            requests = requests_for_text(first, sections_of(first), text, options,
+                                         forced_type=ticket_type or requests[0].type)
     return ParseResult(message=parsed[-1], requests=tuple(requests), request_text=text, screen=None,
                        ticket_refs=ticket_refs_in(parsed[-1], options))

@@ -37,3 +37,30 @@ def test_ticket_type_is_kept_even_when_the_text_reads_otherwise() -> None:
     result = reparse_conversation(messages, ParseOptions(), "incident")
     assert result.requests[0].type == "incident"
     assert result.requests[0].action in ("ack", "request_details")
+
+
+def _mail(subject: str, body: str, msg_id: str, reply_to: str | None = None) -> bytes:
+    head = (f"From: Ann Lee <ann.lee@example-council.gov.uk>\nTo: helpdesk@example-council.gov.uk\n"
+            f"Subject: {subject}\nDate: Mon, 1 Mar 2027 10:00:00 +0000\nMessage-ID: <{msg_id}>\n")
+    if reply_to:
+        head += f"In-Reply-To: <{reply_to}>\nReferences: <{reply_to}>\n"
+    return (head + "\n" + body).encode()
+
+
+def test_a_bare_number_answers_the_one_id_asked_for() -> None:
+    first = _mail("Reopen step", "Please could the Carers Assessment for PID 2203978 be reopened? It was completed "
+                  "by mistake before the carer had signed it and the support plan still needs adding.\n", "a@x")
+    reply = _mail("RE: Reopen step", "It's 58812340, sorry.\n\nAnn\n\nOn Mon, 1 Mar 2027 at 10:00, Ann Lee "
+                  "<ann.lee@example-council.gov.uk> wrote:\n> Please could the Carers Assessment\n", "b@x", "a@x")
+    [before] = parse(first, ParseOptions()).requests
+    assert before.missing == ("workstep_id",)
+    [after] = reparse_conversation([first, reply], ParseOptions(), "person_record_change").requests
+    assert after.fields["workstep_id"] == "58812340" and after.action == "ack"
+
+
+def test_a_phone_number_in_the_reply_is_not_taken_as_the_id() -> None:
+    first = _mail("Reopen step", "Please could the Carers Assessment for PID 2203978 be reopened? It was completed "
+                  "by mistake before the carer had signed it and the support plan still needs adding.\n", "a@x")
+    reply = _mail("RE: Reopen step", "I can't find it - can you ring me on 01522 555318?\n", "b@x", "a@x")
+    [after] = reparse_conversation([first, reply], ParseOptions(), "person_record_change").requests
+    assert "workstep_id" not in after.fields and after.action == "request_details"
