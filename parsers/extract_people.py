@@ -74,7 +74,7 @@ def _worker_action(text: str) -> str:
                  r"\b(clos|end|disabl|deactivat)\w* (down )?(her|his|their|the) (mosaic )?account|account (can|should|needs to|to) be (closed|ended)",
                  text, re.I):
         return "end"
-    if re.search(r"\bnew starter|\bstarting with us|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login)\b"
+    if re.search(r"\bnew starter|\bstarting with us|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login|user)\b"
                  r"|\bnew (social worker|member of staff|staff member|worker)\b", text, re.I):
         return "add"
     return "change"

@@ -19,7 +19,7 @@ ADDRESS_TYPES = [
     ("correspondence", re.compile(r"\bcorrespondence\b", re.I)),
     ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
 ]
-ADDRESS_TYPE_LABEL_RE = re.compile(r"^\s*address type\s*:\s*(.+)$", re.I | re.M)
+ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 
 
 def _ids(ctx: Context) -> tuple[str | None, str | None]:
@@ -168,6 +168,7 @@ SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
+ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
            ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),
            ("step", re.compile(r"\bstep\b|\bnext action\b|\bworkflow\b", re.I))]
@@ -181,9 +182,13 @@ def extract_design_change(ctx: Context) -> Found:
         return found
     found.set("description", " ".join(concrete[:2]), "sentence naming a change", concrete[0])
     joined = " ".join(concrete)
+    label = ITEM_LABEL_RE.search(ctx.text)
     item = ITEM_RE.search(joined) or ITEM_RE.search(ctx.text)
     kind = None
-    if item:
+    if label:
+        found.set("item_name", tidy(label.group(2)), "label:" + label.group(1), label.group(0))
+        kind = {"form": "form", "screen": "form", "step": "step"}.get(label.group(1).lower(), "reference_data")
+    elif item:
         found.set("item_name", item.group(1), "named item", item.group(0))
         word = item.group(2).lower()
         kind = {"list": "reference_data", "reference data": "reference_data", "dropdown": "reference_data",

@@ -18,6 +18,8 @@ INLINE_ADDRESS_RE = re.compile(
 # the inline form needs a number somewhere: a house number or a flat/unit number
 INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
 ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+ADDRESS_LINE_LABEL_RE = re.compile(r"^[ \t]*(?:address line \d|address \d|line \d|street|house(?: number and street)?|"
+                                   r"village|town(?:/city)?|city)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 ADDRESS_IS_RE = re.compile(r"\baddress(?: is| will be| now)?\s*:?[ \t]*(?!\n)((?:Flat|Unit|Apartment|\d)[^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
@@ -102,7 +104,7 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
         block: list[str] = [before] if before else []
         j = i - 1
         while j >= 0 and lines[j].strip() and len(lines[j]) <= 45 and not lines[j].rstrip().endswith((":", "?", ".")) \
-                and len(block) < 5:
+                and ":" not in lines[j] and len(block) < 5:
             block.insert(0, lines[j].strip(" ,"))
             j -= 1
         if block and (len(block) >= 2 or any(ch.isdigit() for ch in block[0])):
@@ -126,8 +128,18 @@ def _address_lines_after_colon(text: str) -> str | None:
     return None
 
 
+def _address_line_labels(text: str) -> str | None:
+    """'Address line 1: ...', 'Address line 2: ...', 'Town: ...' form fields joined in order."""
+    parts = [tidy(m.group(1)) for m in ADDRESS_LINE_LABEL_RE.finditer(text)]
+    parts = [p for p in parts if p and not POSTCODE_RE.fullmatch(p)]
+    return ", ".join(parts) if parts and any(ch.isdigit() for ch in parts[0]) else None
+
+
 def find_address(text: str) -> str | None:
     """Street lines and town, without the postcode: labelled, a block of lines, or inline."""
+    lines = _address_line_labels(text)
+    if lines:
+        return lines
     m = ADDRESS_LABEL_RE.search(text)
     if m:
         value = POSTCODE_RE.sub("", m.group(1))
