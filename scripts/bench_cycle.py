@@ -11,6 +11,7 @@ Prints both rates and the ratio of the times (target: full cycle < 2x fetch-and-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import logging
 import os
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,6 +54,22 @@ def generate(samples: list[bytes], count: int) -> list[bytes]:
     return out
 
 
+@contextlib.contextmanager
+def throwaway_pg_database() -> Iterator[str]:
+    """A new empty database on the test PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    admin = os.environ.get("HELPDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    name = f"helpdesk_bench_{os.urandom(6).hex()}"
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def load(dovecot: DovecotServer, account, messages: list[bytes]) -> float:
     started = time.perf_counter()
     with IMAPClient(dovecot.host, dovecot.plain_port, ssl=False, timeout=60) as client:
@@ -80,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", "--count", type=int, default=2000, help="messages to load (default 2000)")
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="folder of .eml samples")
-    ap.add_argument("--db-url", help="store URL (default: a SQLite file in a temp folder)")
+    ap.add_argument("--db-url", help="store URL of an empty database (default: a SQLite file in a temp folder)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="use a throwaway database on the PostgreSQL of HELPDESK_TEST_PG (created and dropped)")
     ap.add_argument("--in-process-smtp", action="store_true",
                     help="use the recording aiosmtpd thread of the tests (competes with the worker for the GIL)")
     ap.add_argument("--profile", type=Path, help="write a cProfile of the full cycle to this file")
@@ -94,11 +114,14 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="helpdesk-bench-"))
     dovecot = DovecotServer.start()
     smtp = SmtpServer.start("plain") if args.in_process_smtp else SmtpSinkProcess.start()
+    stack = contextlib.ExitStack()
     try:
         account = dovecot.new_account()
         os.environ[PASSWORD_ENV] = account.password
         os.environ.pop("HELPDESK_DATABASE_URL", None)
         db_url = args.db_url or f"sqlite:///{work / 'bench.sqlite3'}"
+        if args.postgres:
+            db_url = stack.enter_context(throwaway_pg_database())
         config = write_worker_config(work / "config.toml", dovecot, account, smtp, db_url,
                                      password_env=PASSWORD_ENV, batch_size=args.batch_size,
                                      # the samples repeat their senders: lift the per-sender cap
@@ -140,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = poll.ok and sent.ok and poll.fetched == fetched == len(messages)
         return 0 if ok else 1
     finally:
+        stack.close()
         smtp.stop()
         dovecot.cleanup()
 
