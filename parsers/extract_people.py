@@ -1,18 +1,16 @@
-"""Field extractors for people and organisations: worker account/details, organisation, professional."""
+"""Field extractors for Mosaic workers: account (add, change, end, dual role) and personal details."""
 from __future__ import annotations
 
 import re
 
-from .classify import PROFESSIONS
 from .context import Context, Found
 from .dates import find_date_after, find_dates, iso
-from .fields import (EMAIL_RE, NAME_TOKEN, TITLE, find_address, find_email, find_phones, find_postcode,
-                     person_names, tidy)
+from .fields import EMAIL_RE, NAME_TOKEN, TITLE, person_names, tidy
 from .sentences import sentences
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LABEL_RE = {
-    key: re.compile(rf"^\s*[-*•]?\s*(?:{pattern})\s*:\s*(.+)$", re.I | re.M) for key, pattern in {
+    key: re.compile(rf"^[ \t]*[-*•]?[ \t]*(?:{pattern})[ \t]*:[ \t]*(\S.*)$", re.I | re.M) for key, pattern in {
         "name": r"(?:full |worker(?:'s)? |staff |employee )?name",
         "job_title": r"job title|role|post|position",
         "team": r"team|service",
@@ -195,152 +193,4 @@ def extract_worker_details(ctx: Context) -> Found:
         name = sender_full_name(ctx)
     found.set("worker_name", name, "worker name")
     found.set("changes", changes, "change values")
-    return found
-
-
-ORG_NOUNS = (r"(?:Surgery|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
-             r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
-             r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
-ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+){1,4}" + ORG_NOUNS + r")\b")
-ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
-RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?:called|known as)|will be known as|"
-                       r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
-ORG_TYPES = re.compile(r"\b(GP surgery|GP practice|children's home|care home|nursing home|residential home|pharmacy|dental practice|"
-                       r"health centre|primary school|secondary school|school|academy|hospice|supported living)\b", re.I)
-NEW_VALUE_CUE = re.compile(r"\b(change to|changed to|is now|will be|new (?:number|phone|email)(?: is)?|now)\b", re.I)
-
-
-def _org_names(text: str) -> list[str]:
-    out = []
-    for m in ORG_RE.finditer(text):
-        name = re.sub(r"^(?:A|An|Our|His|Her|Their|New|Please|Could|Can|Dear|Hi)\s+", "", m.group(1))
-        if ORG_EXCLUDE_BEFORE.search(text[max(0, m.start() - 20):m.start()]) or len(name.split()) < 2:
-            continue
-        out.append(name.strip())
-    return list(dict.fromkeys(out))
-
-
-def _new_phone(text: str) -> str | None:
-    """The phone number a change introduces: after 'change to'/'is now', never the old one."""
-    for phone, pos in find_phones(text):
-        before = text[max(0, pos - 40):pos]
-        if re.search(r"\bold\b|\bprevious\b|\bcurrent\b", before, re.I) and not NEW_VALUE_CUE.search(before[-15:]):
-            continue
-        if NEW_VALUE_CUE.search(before):
-            return phone
-    return None
-
-
-def extract_organisation(ctx: Context) -> Found:
-    found = Found()
-    text = ctx.text
-    rename = RENAME_RE.search(text)
-    create = re.search(r"\b(create|created|set up|add(ed)?|new)\b|\bnot (yet )?on mosaic|isn'?t on mosaic", text, re.I)
-    change = rename or re.search(r"\b(change|changed|update|updated|will change|is now|has moved)\b", text, re.I)
-    action = "change" if change and (rename or not re.search(r"\b(create|set up)\b|isn'?t on mosaic|not (yet )?on mosaic",
-                                                                  text, re.I)) else "create" if create else "change"
-    found.set("action", action, "action cue")
-    name = _label("organisation_name", text)
-    new_name = tidy(rename.group(1)) if rename else None
-    if not name:
-        names = [n for n in _org_names(text) if n != new_name]
-        name = names[0] if names else None
-    found.set("organisation_name", name, "organisation name")
-    otype = _label("organisation_type", text)
-    if not otype:
-        m = ORG_TYPES.search(re.sub(re.escape(name), " ", text) if name else text)
-        otype = m.group(1) if m else None
-    found.set("organisation_type", otype, "organisation type")
-    if action == "create":
-        address = find_address(text)
-        if address and name and address.lower().startswith(name.lower()):
-            address = address[len(name):].lstrip(" ,") or None  # the name line heads the address block
-        found.set("address", address, "address")
-        found.set("postcode", find_postcode(text), "postcode")
-        label = _label("phone", text)
-        phones = find_phones(label or text)
-        found.set("phone", phones[0][0] if phones else None, "phone")
-    else:
-        changes: dict[str, str] = {}
-        if new_name:
-            changes["organisation_name"] = new_name
-        phone = _new_phone(text)
-        if phone:
-            changes["phone"] = phone
-        email = re.search(r"\be-?mail[^.?!\n@]{0,30}?(?:to|is now|:)\s*(" + EMAIL_RE.pattern + ")", text, re.I)
-        if email:
-            changes["email"] = email.group(1).lower()
-        if re.search(r"\b(moved|moving|new address|address (is|will be) now)\b", text, re.I):
-            address, postcode = find_address(text), find_postcode(text)
-            if address:
-                changes["address"] = address
-            if postcode:
-                changes["postcode"] = postcode
-        found.set("changes", changes, "change values")
-    return found
-
-
-PROFESSION_RE = re.compile(r"\b" + PROFESSIONS + r"\b", re.I)
-ORG_NEEDED_RE = re.compile(r"\bcouldn'?t find (?:her|his|their|the)\b[^.?!\n]{0,40}\b(organisations?|on mosaic)\b|"
-                           r"\b(?:organisation|surgery|practice|team|school)\b[^.?!\n]{0,30}\b(?:isn'?t|is not|not) on mosaic|"
-                           r"\bmay not (?:exist|be on mosaic)|\bnot sure (?:if|whether) (?:the|her|his) [^.?!\n]{0,30}\bexists?\b",
-                           re.I)
-
-
-def _profession_near(text: str, name: str | None) -> str | None:
-    if name and name in text:
-        at = text.index(name)
-        paren = re.match(r"\s*\(([^)]{2,40})\)", text[at + len(name):])
-        if paren and PROFESSION_RE.search(paren.group(1)):
-            return tidy(paren.group(1))
-        found = [(abs(m.start() - at), m.group(0)) for m in PROFESSION_RE.finditer(text)]
-        if found:
-            return min(found)[1]
-    m = PROFESSION_RE.search(text)
-    return m.group(0) if m else None
-
-
-def extract_professional(ctx: Context) -> Found:
-    found = Found()
-    text = ctx.text
-    create = re.search(r"\b(add|added|set up|create|created|new)\b", text, re.I)
-    change = re.search(r"\b(update|change|changed|is now|has changed|new (number|email|phone))\b", text, re.I)
-    action = "change" if change and not (create and re.search(r"\b(add|set up|create)\w*\b[^.?!\n]{0,40}\bprofessional", text, re.I)) \
-        and not re.search(r"\bnew (health visitor|gp|teacher|professional|doctor)", text, re.I) else "create"
-    found.set("action", action, "action cue")
-    names = _other_names(ctx, text)
-    titled = [n for n in names if re.match(TITLE, n)]
-    name = (titled or names or [None])[0]
-    found.set("professional_name", name, "professional name")
-    found.set("profession", _label("profession", text) or _profession_near(text, name), "profession")
-    org = None
-    m = re.search(r"\b(?:at|linked to|from|with|based at|works for)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s+){0,4}" + ORG_NOUNS + r")\b", text)
-    if m:
-        org = m.group(1)
-    if not org:
-        for line_no, line in enumerate(lines := text.split("\n")):
-            if PROFESSION_RE.fullmatch(line.strip()) and line_no + 1 < len(lines):
-                nxt = lines[line_no + 1].strip()
-                if nxt and nxt[0].isupper() and not re.search(r"\d|@|:", nxt):
-                    org = nxt
-                break
-    if not org:
-        orgs = _org_names(text)
-        org = orgs[0] if orgs else None
-    found.set("organisation_name", org, "organisation")
-    if action == "create":
-        phones = find_phones(text)
-        found.set("phone", phones[0][0] if phones else None, "phone")
-        found.set("email", find_email(text), "email")
-    else:
-        changes = {k: v for k, v in find_changes(text).items() if k in ("phone", "mobile", "email")}
-        if "phone" not in changes and (phone := _new_phone(text)):
-            changes["phone"] = phone
-        if "email" not in changes:
-            m = re.search(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:changed to|is now|to)\s*(" + EMAIL_RE.pattern + ")", text, re.I)
-            if m:
-                changes["email"] = m.group(1).lower()
-        found.set("changes", changes, "change values")
-    if ORG_NEEDED_RE.search(ctx.whole_text or text):
-        found.notes.append("organisation_request_needed")
     return found

@@ -9,8 +9,8 @@ from typing import Callable
 from .classify import ACTIONABLE, Classification, classify, score_text
 from .context import Context, Found
 from .decide import decide
-from .extract_people import (extract_organisation, extract_professional, extract_worker_account,
-                             extract_worker_details)
+from .extract_orgs import extract_organisation, extract_professional
+from .extract_people import extract_worker_account, extract_worker_details
 from .extract_records import (extract_add_address, extract_design_change, extract_duplicate_record,
                               extract_how_do_i, extract_incident, extract_person_record_change,
                               extract_remove_lock, extract_restricted_record)
