@@ -47,6 +47,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("worker_details", "contact detail change", _(r"\b(new|change|changed|update|updated)\b[^.?!\n]{0,25}\b(work )?(mobile|desk phone|phone number|telephone number|email address|number)\b", _I), 1.5),
     ("worker_details", "worker profile", _(r"\b(my|her|his|their) (mosaic )?(profile|worker record|user details|mosaic details|details on mosaic)\b"
                                            r"|\bmosaic (worker|user) (record|profile)", _I), 2.5),
+    ("worker_details", "someone's details", _(r"\b[A-Z][a-z]+(?: [A-Z][\w-]+)?['’]s (mosaic |contact |worker )?details\b"
+                                              r"|\b(his|her|their|my) (new )?(work )?(mobile|email|phone|desk phone|landline)( number| address)? (is|has changed|will be)\b"), 2.5),
     ("worker_details", "detail lines", _(r"^\s*[-*\u2022]?\s*(desk phone|work phone|phone|mobile|email|surname|first name|title)\s*:", _I | re.M), 1.5),
     # organisation
     ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"
@@ -88,6 +90,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "error", _(r"\berror\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
+                                  r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
     # person_record_change
@@ -101,6 +104,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
+    ("person_record_change", "wrong record", _(r"\b(on|to|against|in) the wrong (child|person|client|family|man|woman|young person|service user)?(['’]s)? ?(record|file)\b"
+                                               r"|\b(remove|delete)\w*\b[^.?!\n]{0,25}\bfrom (this|the|his|her|their) record\b", _I), 3.5),
     ("person_record_change", "misallocated step", _(r"\b(assigned|sent|allocated|passed|routed)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"
                                                     r"|\b(move|moved|send|sent|put)\b[^.?!\n]{0,15}\b(in)?to (their|my|his|her|the right|the correct) tray\b", _I), 3.5),
     # design_change
@@ -109,7 +114,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                           r"|\bmade mandatory\b|\bmandatory\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
     ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
                                                  r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
-                                                 r"free text|mandatory)\b|\bonly allows free text\b", _I), 2.5),
+                                                 r"free text|mandatory|list)\b|\bonly allows free text\b", _I), 2.5),
     ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
     ("design_change", "system enhancement", _(r"\b(would|could) it be possible for (mosaic|the system)\b|\bcould mosaic\b|\bfor mosaic to\b"
                                               r"|\b(enhancement|feature request|system improvement)\b|\bit would (be (really )?(helpful|useful|good|great) |help )if (mosaic|the system)\b", _I), 3),
@@ -137,6 +142,8 @@ NEGATIONS: list[tuple[str, re.Pattern, float]] = [
                          r"|\bjob title\b", _I), -2.5),
     ("remove_lock", _(r"\bnothing wrong with the step\b|\bcan'?t get into mosaic at all\b", _I), -4),
     ("organisation", _(r"\b(already|is) on mosaic\b", _I), -3),
+    # a professional's contact details (a teacher, a GP) are not a Mosaic worker's (see 019)
+    ("worker_details", _(r"\b" + PROFESSIONS + r"\b|\bprofessionals?\b|\b(school|surgery|practice|academy)\b", _I), -2.5),
 ]
 
 ACTIONABLE = ("add_address", "worker_account", "worker_details", "organisation", "professional", "how_do_i",

@@ -6,12 +6,13 @@ import re
 from .classify import PROFESSIONS
 from .context import Context, Found
 from .extract_people import _label, _other_names, find_changes
-from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, tidy
+from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
 ORG_NOUNS = (r"(?:Surgery|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
-ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+){1,4}" + ORG_NOUNS + r")\b")
+# 'Saxilby Church of England Primary School': capitalised words, with the small words names use
+ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+(?:(?:of|and|on|upon|de|la)\s+)?){1,5}" + ORG_NOUNS + r")\b")
 ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
 RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?:called|known as)|will be known as|"
                        r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
@@ -62,7 +63,7 @@ def extract_organisation(ctx: Context) -> Found:
         otype = m.group(1) if m else None
     found.set("organisation_type", otype, "organisation type")
     if action == "create":
-        address = find_address(text)
+        address = find_address(text) or find_street(text)
         if address and name and address.lower().startswith(name.lower()):
             address = address[len(name):].lstrip(" ,") or None  # the name line heads the address block
         found.set("address", address, "address")

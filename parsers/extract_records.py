@@ -52,8 +52,9 @@ def extract_add_address(ctx: Context) -> Found:
     return found
 
 
-KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|main record(?: is)?)\D{0,25}?(\d{4,10})\b"
-                     r"|\b(\d{4,10})\b[^.?!\n]{0,40}\b(?:should be kept|is the one to keep|to keep|as the master|is the master)\b",
+KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|main record(?: is)?|merge[^.?!\n\d]{0,20}\binto)\D{0,25}?(\d{4,10})\b"
+                     r"|\b(\d{4,10})\b[^.?!\n]{0,40}\b(?:should be kept|is the one to keep|to keep|as the master|is the master|"
+                     r"is the (?:correct|right|main|original) (?:one|record))\b",
                      re.I)
 
 
@@ -94,7 +95,7 @@ def extract_remove_lock(ctx: Context) -> Found:
 
 GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|issue|fault)(?:\s*/\s*(?:incident|error|problem|issue|fault))*"
                                r"(?: with mosaic)?", re.I)
-PROBLEM_RE = re.compile(r"\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
+PROBLEM_RE = re.compile(r"\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
                         r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
                         r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
 # 'I get this error:' then the message on its own line (see tests/messages/h57)
@@ -215,7 +216,10 @@ POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|awar
 POLICY_NEGATED_RE = re.compile(r"(\bnot|n['’]t|\bnever|\byet to)\b[^.?!\n]{0,20}$", re.I)
 REASON_RE = re.compile(r"\b(reason|because|due to|work(s|ing)? (in|for|at|as)|employee|member of staff|staff member|councillor|"
                        r"(local )?(paper|press|news|media)|high[- ]profile|well[- ]known|relative|related to|family member|"
-                       r"sensitive|celebrity|has (mosaic )?access|uses mosaic|works in)\b", re.I)
+                       r"sensitive|celebrity|has (mosaic )?access|uses mosaic|works in|"
+                       r"(is|are) an? (social worker|mosaic user|member of staff|worker|employee|practitioner|manager|nurse)|"
+                       r"(mother|father|mum|dad|parent|aunt|uncle|relative|sister|brother|partner|husband|wife|"
+                       r"grandparent|grandmother|grandfather|cousin|stepmother|stepfather) (is|works))\b", re.I)
 
 
 def _access_items(value: str) -> list[str]:

@@ -18,12 +18,14 @@ INLINE_ADDRESS_RE = re.compile(
 # the inline form needs a number somewhere: a house number or a flat/unit number
 INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
 ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+STREET_ONLY_RE = re.compile(r"\b(?:on|at|in|is)\s+((?:[A-Z][a-z'-]+\s+){1,3}" + STREET_WORDS
+                            + r"\b(?:,\s*[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,2})")
 ADDRESS_LINE_LABEL_RE = re.compile(r"^[ \t]*(?:address line \d|address \d|line \d|street|house(?: number and street)?|"
                                    r"village|town(?:/city)?|city)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 ADDRESS_IS_RE = re.compile(r"\baddress(?: is| will be| now)?\s*:?[ \t]*(?!\n)((?:Flat|Unit|Apartment|\d)[^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
-_CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ]+(?:[-'’][A-ZÀ-Þ][a-zà-ÿ]+)?|[A-ZÀ-Þ]['’][A-ZÀ-Þ][a-zà-ÿ]+|Mc[A-Z][a-z]+|Ní|Ó|Nic)"
+_CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ]+(?:[-'’][A-ZÀ-Þ][a-zà-ÿ]+)?(?:['’]s\b)?|[A-ZÀ-Þ]['’][A-ZÀ-Þ][a-zà-ÿ]+|Mc[A-Z][a-z]+|Ní|Ó|Nic)"
 # two or three capitalised words, with any title: 'Dr Helena Marsh', 'Siobhán Ní Bhriain', 'Kerry-Ann Mitchell'
 PERSON_NAME_RE = re.compile(rf"(?<![\w'’-])(?:{_CAP})(?:[ \t]+(?:{_CAP}))+(?![\w'’-])")
 NOT_NAME_WORDS = {
@@ -163,11 +165,17 @@ def find_address(text: str) -> str | None:
     return None
 
 
+def find_street(text: str) -> str | None:
+    """A street and town without a house number ('on Church Lane, Saxilby'): enough for an organisation."""
+    m = STREET_ONLY_RE.search(text)
+    return tidy(m.group(1)) if m else None
+
+
 def person_names(text: str) -> list[tuple[str, int]]:
     """Capitalised two/three-word names with any title, as written ('Dr Helena Marsh')."""
     out: list[tuple[str, int]] = []
     for run in PERSON_NAME_RE.finditer(text):
-        words = [(w.group(0), run.start() + w.start()) for w in re.finditer(r"\S+", run.group(0))]
+        words = [(re.sub(r"['’]s$", "", w.group(0)), run.start() + w.start()) for w in re.finditer(r"\S+", run.group(0))]
         current: list[tuple[str, int]] = []
         title: tuple[str, int] | None = None
         for word, pos in words + [("", -1)]:
