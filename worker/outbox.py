@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import select
 
 from . import store
@@ -95,15 +95,24 @@ def _claim(st: Store, ids: list[int], settings: Settings, now: datetime) -> list
         return keep
 
 
+_OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
+_MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
+              .values(status="sent", attempts=_OUTBOX.c.attempts + 1, last_error=None,
+                      sent_at=bindparam("now")))
+
+
 def _finish(st: Store, row: OutboxItem, now: datetime, *, status: str, error: str | None = None,
             retry_at: datetime | None = None) -> None:
-    """Record one send attempt in its own short transaction (core statements: cheap)."""
-    values: dict = {"status": status, "attempts": OutboxItem.attempts + 1, "last_error": error}
-    if status == "sent":
-        values["sent_at"] = now
-    if retry_at is not None:
-        values["next_attempt_at"] = retry_at
+    """Record one send attempt in its own short transaction. A sent row is its own record
+    (sent_at); failures, retries and holds also go to the ticket's events."""
     with st.session() as session:
+        if status == "sent":
+            session.connection().execute(_MARK_SENT, {"row_id": row.id, "now": now})
+            return
+        values: dict = {"status": status, "attempts": OutboxItem.attempts + 1,
+                        "last_error": error}
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
         session.execute(update(OutboxItem).where(OutboxItem.id == row.id).values(**values))
         if status == "failed":
             session.execute(update(Ticket).where(Ticket.id == row.ticket_id)

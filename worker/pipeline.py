@@ -124,8 +124,7 @@ def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbo
                    now: datetime) -> MessageOutcome:
     """Store one message and its ticket(s), queue its replies; caller owns the transaction."""
     stored = build_stored_message(item.raw, item.key, item.result, item.crash, now, mailbox_name)
-    session.add(stored)
-    session.flush()  # a duplicate key raises IntegrityError here, inside the SAVEPOINT
+    store.insert_row(session, stored)  # a duplicate key raises IntegrityError here (SAVEPOINT)
     tickets, outcome, replies = writer.file(session, stored, item.result, item.crash)
     return MessageOutcome(uid=item.raw.uid, outcome=outcome, message_key=item.key,
                           references=[t.reference or "" for t in tickets],

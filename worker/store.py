@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, event, text
+from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, event, insert, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine, select
@@ -295,10 +295,36 @@ def replies_of_ticket(session: Session, ticket_id: int) -> list[OutboxItem]:
                              .order_by(OutboxItem.id)))  # type: ignore[arg-type]
 
 
+def _columns(row: SQLModel) -> dict[str, Any]:
+    table = row.__table__  # type: ignore[attr-defined]
+    return {c.name: getattr(row, c.name) for c in table.columns
+            if not (c.primary_key and getattr(row, c.name) is None)}
+
+
+_INSERTS: dict[str, Any] = {}
+
+
+def insert_row(session: Session, row: SQLModel) -> SQLModel:
+    """INSERT one row with a cached core statement on the session's connection (a third of the
+    ORM flush's cost); sets its id. The row stays detached: later changes need statements."""
+    table = row.__table__  # type: ignore[attr-defined]
+    returning = "id" in table.columns and getattr(row, "id", None) is None
+    key = f"{table.name}:{returning}"
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = insert(table).returning(table.c.id) if returning else insert(table)
+        _INSERTS[key] = stmt
+    result = session.connection().execute(stmt, _columns(row))
+    if returning:
+        row.id = result.scalar_one()  # type: ignore[attr-defined]
+    return row
+
+
 def add_event(session: Session, ticket_id: int | None, event_name: str, now: datetime,
               **detail: Any) -> None:
     """Append one event; detail holds field names, outcomes, references: never message text."""
-    session.add(TicketEvent(ticket_id=ticket_id, kind=event_name, detail=detail, created_at=now))
+    insert_row(session, TicketEvent(ticket_id=ticket_id, kind=event_name, detail=detail,
+                                    created_at=now))
 
 
 # the staff web app's tables share this metadata (Alembic, schema-match test): see worker/staff.py

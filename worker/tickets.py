@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 
 from parsers import ParseOptions, ParseResult, Request
+from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
 from . import conversation, store
@@ -17,6 +18,10 @@ from .replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_kind
 from .store import STATUS_FOR_ACTION, OutboxItem, StoredMessage, Ticket, TicketMessage
 
 log = logging.getLogger(__name__)
+
+_TICKETS = Ticket.__table__  # type: ignore[attr-defined]
+_SET_REFERENCE = (update(_TICKETS).where(_TICKETS.c.id == bindparam("tid"))
+                  .values(reference=bindparam("ref")))
 
 
 class TicketWriter:
@@ -89,12 +94,11 @@ class TicketWriter:
 
     def _insert(self, session: Session, ticket: Ticket, stored: StoredMessage,
                 missing: tuple[str, ...] | list[str]) -> Ticket:
-        session.add(ticket)
-        session.flush()
+        store.insert_row(session, ticket)  # core INSERT ... RETURNING id: cheap at volume
         ticket.reference = f"{self.settings.helpdesk.reference_prefix}-{ticket.id:06d}"
-        session.add(ticket)
-        session.add(TicketMessage(ticket_id=ticket.id, message_id=stored.id, role="request",
-                                  created_at=self.now))
+        session.connection().execute(_SET_REFERENCE, {"tid": ticket.id, "ref": ticket.reference})
+        store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
+                                                role="request", created_at=self.now))
         store.add_event(session, ticket.id, "created", self.now, type=ticket.type,
                         action=ticket.action, missing=list(missing))
         return ticket
@@ -106,9 +110,8 @@ class TicketWriter:
         targets = awaiting or threads[:1]
         replies = 0
         for ticket in targets:
-            session.add(TicketMessage(ticket_id=ticket.id, message_id=stored.id,
-                                      role="follow_up", created_at=self.now))
-            session.flush()
+            store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
+                                                    role="follow_up", created_at=self.now))
             store.add_event(session, ticket.id, "follow_up", self.now, status=ticket.status)
             if ticket.status != "awaiting_details":
                 continue  # a "thank you" on a done ticket: staff see it; no reply loop
@@ -162,10 +165,9 @@ class TicketWriter:
         email = self.renderer.render(ticket, target, self.now)
         if email is None:
             return 0
-        session.add(OutboxItem(
+        store.insert_row(session, OutboxItem(
             ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(), kind=reply_kind(ticket) or "",
             sender=self.settings.helpdesk.address, recipient=target.recipients[0],
             recipients=list(target.recipients), data=reply_bytes(email),
             status="pending", next_attempt_at=self.now, created_at=self.now))
-        store.add_event(session, ticket.id, "reply_queued", self.now, kind=reply_kind(ticket))
         return 1
