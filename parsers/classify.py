@@ -118,6 +118,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
     ("design_change", "system enhancement", _(r"\b(would|could) it be possible for (mosaic|the system)\b|\bcould mosaic\b|\bfor mosaic to\b"
                                               r"|\b(enhancement|feature request|system improvement)\b|\bit would (be (really )?(helpful|useful|good|great) |help )if (mosaic|the system)\b", _I), 3),
+    ("design_change", "value for a list", _(r"\b(add|added|adding|remove|removed)\b (to|from|in|into) (the )?(?:[A-Z][\w'-]*\s){0,4}"
+                                            r"(Type|Types|List|Category|Categories|Reason|Reasons|Status|Source|Outcome|Outcomes)\b"
+                                            r"|[\"“][^\"”\n]{2,40}[\"”] (be |to be )?(added|removed)\b"), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

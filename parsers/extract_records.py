@@ -46,7 +46,7 @@ def extract_add_address(ctx: Context) -> Found:
             if pattern.search(ctx.text):
                 found.set("address_type", name, f"word:{name}")
                 break
-    start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=30, avoid=DOB_BEFORE_RE)
+    start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=45, avoid=DOB_BEFORE_RE)
     if start:
         found.set("start_date", iso(start.value), "date after start cue", start.text)
     return found
@@ -164,13 +164,14 @@ DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|change
                             r"default|automatically)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
                               r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory|alert|"
-                              r"notification|email|reminder)s?\b", re.I)
+                              r"notification|email|reminder)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
 SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
 ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
+           ("reference_data", re.compile(r"\b[A-Z]\w* (Type|Types|Category|Categories|Reason|Reasons|Status|Source)\b")),
            ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),
            ("step", re.compile(r"\bstep\b|\bnext action\b|\bworkflow\b", re.I))]
 
@@ -209,6 +210,9 @@ ACCESS_CUE_RE = re.compile(
     r"(?:^[ \t]*access(?: list)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
+# 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
+ADD_ACCESS_RE = re.compile(r"\b(?:add|give|grant)\s+((?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6}(?:(?:,|and|&)\s+(?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6})*)"
+                           r"\s*(?:to the access list|access\b)")
 ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$",
                             re.I | re.S)
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
@@ -240,7 +244,11 @@ def extract_restricted_record(ctx: Context) -> Found:
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
     access: list[str] = []
-    for m in ACCESS_CUE_RE.finditer(ctx.text):
+    added = ADD_ACCESS_RE.search(ctx.text)
+    if added:
+        access = _access_items(added.group(1))
+        found.set("access", access, "access added", added.group(0))
+    for m in [] if access else ACCESS_CUE_RE.finditer(ctx.text):
         access = _access_items(m.group(1))
         if access:
             found.set("access", access, "access list", m.group(0))
@@ -249,8 +257,8 @@ def extract_restricted_record(ctx: Context) -> Found:
     if policy and not POLICY_NEGATED_RE.search(ctx.text[max(0, policy.start() - 25):policy.start()] + policy.group(0)[:12]):
         found.set("policy_read", True, "policy confirmed", policy.group(0))
     for s in sentences(without_greeting(ctx.text)):
-        if REASON_RE.search(s.text) and not POLICY_RE.search(s.text) and not re.search(r"\brestrict", s.text, re.I) \
-                and word_count(s.text) >= 5:
+        restricting = re.search(r"\brestrict", s.text, re.I) and not re.search(r"\breason\b", s.text, re.I)
+        if REASON_RE.search(s.text) and not POLICY_RE.search(s.text) and not restricting and word_count(s.text) >= 5:
             found.set("reason", s.text, "reason sentence", s.text)
             break
     else:
