@@ -51,8 +51,9 @@ def run_once(ctx: WorkerContext) -> OnceReport:
     return OnceReport(poll=poll_job(ctx), send=send_job(ctx))
 
 
-def run_forever(ctx: WorkerContext) -> None:
-    """Poll every poll_seconds and send every send_seconds until SIGINT/SIGTERM."""
+def build_scheduler(ctx: WorkerContext) -> BlockingScheduler:
+    """Poll every poll_seconds and send every send_seconds; a job never overlaps itself and
+    missed runs collapse into one (max_instances=1, coalesce=True)."""
     scheduler = BlockingScheduler(timezone=timezone.utc)
     now = datetime.now(timezone.utc)
     common = {"max_instances": 1, "coalesce": True, "next_run_time": now,
@@ -61,6 +62,12 @@ def run_forever(ctx: WorkerContext) -> None:
                       seconds=ctx.settings.schedule.poll_seconds, **common)
     scheduler.add_job(send_job, "interval", args=[ctx], id="send",
                       seconds=ctx.settings.schedule.send_seconds, **common)
+    return scheduler
+
+
+def run_forever(ctx: WorkerContext) -> None:
+    """Run the scheduled jobs until SIGINT/SIGTERM (then finish the running jobs and stop)."""
+    scheduler = build_scheduler(ctx)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: stopping after the running jobs", signum)
