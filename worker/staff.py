@@ -133,7 +133,7 @@ def login_wait(session: Session, name: str, address: str, now: datetime) -> floa
     row = session.get(LoginFailure, (name.strip().lower()[:64], address[:64]))
     if row is None or row.count < FREE_FAILURES:
         return 0.0
-    delay = min(timedelta(seconds=2 ** (row.count - FREE_FAILURES)), MAX_DELAY)
+    delay = min(timedelta(seconds=2 ** (row.count - FREE_FAILURES + 1)), MAX_DELAY)
     return max(0.0, (row.last_at + delay - now).total_seconds())
 
 
