@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,6 +82,13 @@ class Fetched:
     crash: str | None = None
 
 
+def log_bug(what: str, exc: BaseException) -> None:
+    """Log a bug with its traceback but not the exception's message, which may quote the mail
+    (a parser's ValueError, a driver error's parameters)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s: %s\n%s", what, type(exc).__name__, frames.rstrip())
+
+
 def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int) -> Fetched:
     key = message_key(raw.data)
     if len(raw.data) > max_bytes:
@@ -88,7 +96,7 @@ def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int) -> Fet
     try:
         return Fetched(raw, key, parsers.parse(raw.data, options))
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the cycle
-        log.exception("uid=%s: parser raised %s", raw.uid, type(exc).__name__)
+        log_bug(f"uid={raw.uid}: the parser raised", exc)
         return Fetched(raw, key, None, crash=f"{type(exc).__name__}: parser crashed")
 
 
@@ -147,13 +155,16 @@ def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidv
             try:
                 outcome = handle_message(session, item, writer, mailbox.name, now)
                 savepoint.commit()
-            except IntegrityError:
-                savepoint.rollback()  # stored by a racing worker (or twice in this batch)
-                outcome = MessageOutcome(item.raw.uid, "duplicate", item.key)
+            except IntegrityError as exc:
+                savepoint.rollback()
+                if store.existing_keys(session, [item.key]):  # a racing worker stored it
+                    outcome = MessageOutcome(item.raw.uid, "duplicate", item.key)
+                else:  # some other constraint: a bug, not a duplicate
+                    log_bug(f"uid={item.raw.uid}: could not store the message", exc)
+                    outcome = MessageOutcome(item.raw.uid, "failed", item.key)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
                 savepoint.rollback()
-                log.exception("uid=%s: could not store the message (%s)", item.raw.uid,
-                              type(exc).__name__)
+                log_bug(f"uid={item.raw.uid}: could not store the message", exc)
                 outcome = MessageOutcome(item.raw.uid, "failed", item.key)
             seen.add(item.key)
             done.append((item, outcome))
@@ -202,7 +213,6 @@ def poll_once(ctx: WorkerContext, now: datetime) -> CycleReport:
     except Exception as exc:  # noqa: BLE001 - outage: log once, let the next cycle retry
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("poll of mailbox %s failed: %s", name, type(exc).__name__)
-        log.debug("poll failure detail", exc_info=True)
     _record_poll(ctx.store, name, folder, now, report.error)
     report.seconds = time.perf_counter() - started
     return report

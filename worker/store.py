@@ -184,16 +184,19 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """One engine (connection pool) per process; SQLite gets WAL and foreign keys."""
+    """One engine (connection pool) per process; SQLite gets WAL and foreign keys.
+
+    hide_parameters: a driver error must never carry message text or addresses into a log."""
     if url.startswith("sqlite"):
         ensure_sqlite_dir(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
         # (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints")
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 class Store:

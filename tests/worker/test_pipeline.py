@@ -124,3 +124,23 @@ def test_message_stays_in_inbox_when_the_store_commit_fails(tmp_path: Path, db_u
     retried = poll_once(ctx, OPEN_NOW)
     assert retried.ok and [o.outcome for o in retried.outcomes] == ["new", "new"]
     assert folder_count(settings) == 0 and folder_count(settings, "Processed") == 2
+
+
+def test_a_message_that_cannot_be_stored_goes_to_failed_and_logs_no_mail_data(
+        tmp_path: Path, sqlite_url: str, caplog) -> None:
+    """A real database refusal for one message: it moves to Failed, the others are stored."""
+    settings = make_settings(tmp_path, sqlite_url)
+    deliver(settings, corpus(SAMPLES[0]), corpus(SAMPLES[2]))
+    ctx = make_ctx(settings)
+    with ctx.store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON tickets WHEN "
+                             "NEW.type = 'account_locked' BEGIN SELECT RAISE(ABORT, 'no'); END")
+    report = poll_once(ctx, OPEN_NOW)
+    assert [o.outcome for o in report.outcomes] == ["new", "failed"]
+    assert folder_count(settings, "Processed") == 1 and folder_count(settings, "Failed") == 1
+    with ctx.store.session() as s:
+        assert len(s.exec(select(StoredMessage)).all()) == 1
+    logged = caplog.text
+    assert "could not store the message" in logged
+    for private in (b"priyanka", b"Priyanka", b"example-council"):
+        assert private.decode() not in logged
