@@ -59,11 +59,14 @@ def clean_subject(subject: str) -> str:
     return SUBJECT_PREFIX_RE.sub("", subject or "").strip()
 
 
-def split_requests(text: str) -> list[tuple[str, str, Classification]]:
+def split_requests(text: str, whole: Classification | None = None) -> list[tuple[str, str, Classification]]:
     """[(type, text, classification)] when segments of the text hold requests of different types."""
     parts, numbered = segments(text)
     if len(parts) < 2:
         return []
+    strong = [t for t, s in (whole.scores.items() if whole else ()) if t in ACTIONABLE and s >= SEGMENT_SCORE]
+    if whole is not None and not numbered and len(strong) < 2:
+        return []  # the whole text never shows two kinds of request: no segment will
     typed: list[tuple[str, str, Classification]] = []
     for part in parts:
         cls = classify(part)
@@ -102,12 +105,12 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
     base = Context(text=text, subject=subject, date=msg.date, sender_name=flip_name(msg.sender.name),
                    sender_email=msg.sender.email, signature=sections.signature, whole_text=text, options=options)
     if forced_type is None:
-        parts = split_requests(text)
+        cls = classify(text, subject)
+        parts = split_requests(text, cls)
         if parts:
             sensitive = _sensitive(msg, text, {t for t, _, _ in parts})
-            return [_build(t, replace(base, text=part), cls.confidence, cls.cues, requester,
-                           options, sensitive) for t, part, cls in parts]
-        cls = classify(text, subject)
+            return [_build(t, replace(base, text=part), part_cls.confidence, part_cls.cues, requester,
+                           options, sensitive) for t, part, part_cls in parts]
         type_name, confidence, cues = _resolve_rules(cls, text, sections.signature), cls.confidence, cls.cues
     else:
         scores, cue_list = score_text(text, subject)
