@@ -75,6 +75,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
     ("how_do_i", "is there a way", _(r"\bis there (a|any) (way|option|function|report)\b|\bis it possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
                                      r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
+    ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
+                                          r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
+                                          r"|\bcan'?t (work out|figure out|find out) (how|where)\b|\bi'?m trying to\b", _I), 3),
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,60}\?", _I), 1.5),
     ("how_do_i", "question about Mosaic", _(r"\bquestion about (using )?mosaic|\bmosaic (query|question)|\bhow-?to\b", _I), 3),
     # duplicate_record
@@ -92,6 +95,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b", _I), 2),
+    ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
     # person_record_change
     ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
@@ -104,6 +109,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
+    ("person_record_change", "wrong choice", _(r"\b(picked|chose|selected|recorded|entered|put|ticked) (the )?(wrong|incorrect)\b"
+                                               r"|\bwhen it should have been\b|\b(outcome|next action|decision|date)\b[^.?!\n]{0,10}\b(be )?(corrected|amended)\b"
+                                               r"|\b(finalised|completed|closed|authorised) so (i|we) can'?t\b", _I), 3),
     ("person_record_change", "wrong record", _(r"\b(on|to|against|in) the wrong (child|person|client|family|man|woman|young person|service user)?(['’]s)? ?(record|file)\b"
                                                r"|\b(remove|delete)\w*\b[^.?!\n]{0,25}\bfrom (this|the|his|her|their) record\b", _I), 3.5),
     ("person_record_change", "misallocated step", _(r"\b(assigned|sent|allocated|passed|routed)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from .context import Context, Found
 from .dates import find_date_after, find_dates, iso
@@ -125,7 +126,10 @@ def extract_incident(ctx: Context) -> Found:
     found.set("person_id", person_id, "label:person ID")
     dates = [d for d in find_dates(ctx.text, ctx.date) if not DOB_BEFORE_RE.search(ctx.text[max(0, d.start - 25):d.start])]
     if dates:
-        found.set("occurred_at", iso(dates[0].value), "date in report", dates[0].text)
+        when = dates[0].value
+        if ctx.date and when > ctx.date.date() and re.fullmatch(r"(?:\w+\s+)?\w+day", dates[0].text, re.I):
+            when -= timedelta(days=7)  # 'since Monday' in a report is the Monday just gone
+        found.set("occurred_at", iso(when), "date in report", dates[0].text)
     return found
 
 
