@@ -7,7 +7,8 @@ from .ids import find_bare_ids, find_person_ids, find_workstep_id
 from .message import MessageTooComplex, parse_message
 from .model import ParsedMessage, ParseOptions, ParseResult
 from .quoting import sections_of
-from .requests import find_requests, request_text_of, requests_for_text, ticket_refs_in  # noqa: F401
+from .classify import classify
+from .requests import find_requests, request_text_of, requests_for_text, split_requests, ticket_refs_in
 from .screening import screen
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ def run_conversation(messages: list[bytes], options: ParseOptions,
     if not parsed:
         return ParseResult(message=None, error="no readable message in the conversation")
     texts = [request_text_of(m) for m in parsed]
+    if ticket_type:  # a ticket from a message holding several requests reads only its own part
+        own = [part for kind, part, _ in split_requests(texts[0], classify(texts[0])) if kind == ticket_type]
+        if len(own) == 1:
+            texts[0] = own[0]
     text = "\n\n".join(t for t in texts if t.strip())
     first = parsed[0]
     requests = requests_for_text(first, sections_of(first), text, options, forced_type=ticket_type)

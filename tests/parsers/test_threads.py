@@ -64,3 +64,13 @@ def test_a_phone_number_in_the_reply_is_not_taken_as_the_id() -> None:
     reply = _mail("RE: Reopen step", "I can't find it - can you ring me on 01522 555318?\n", "b@x", "a@x")
     [after] = reparse_conversation([first, reply], ParseOptions(), "person_record_change").requests
     assert "workstep_id" not in after.fields and after.action == "request_details"
+
+
+def test_a_ticket_from_a_two_request_mail_reads_only_its_own_part() -> None:
+    first = _mail("couple of things", "1) step id 34400981 is locked - it's showing as in use by Sam Lord.\n\n"
+                  "2) Mrs Violet Pearce (Mosaic ID 7710254) has moved in with her son, can you add his address to "
+                  "her record: 16 Eastfield Road, Louth. I'll get the postcode.\n", "a@x")
+    reply = _mail("RE: couple of things", "Postcode is LN11 0QT\n", "b@x", "a@x")
+    assert [r.type for r in parse(first, ParseOptions()).requests] == ["remove_lock", "add_address"]
+    [after] = reparse_conversation([first, reply], ParseOptions(), "add_address").requests
+    assert (after.action, after.fields["postcode"], after.fields["person_id"]) == ("ack", "LN11 0QT", "7710254")
