@@ -51,8 +51,20 @@ def quotes_text(reply_text: str, original_text: str) -> bool:
     return any(line in reply for line in distinctive)
 
 
-def find_tickets(session: Session, result: ParseResult, options: ParseOptions) -> list[Ticket]:
-    """The ticket(s) this message follows up, newest first; [] for a new conversation."""
+def our_message_ids_in(raw: bytes, reference_prefix: str, domain: str) -> list[str]:
+    """Message-IDs of our replies quoted anywhere in a message: a bounce returns our headers
+    (see worker.replies.reply_message_id for the form)."""
+    pattern = re.compile(rb"<" + re.escape(reference_prefix.encode()) + rb"-\d+\.[0-9a-f]{16}@"
+                         + re.escape(domain.encode()) + rb">", re.I)
+    return list(dict.fromkeys(m.decode("ascii") for m in pattern.findall(raw)))
+
+
+def find_tickets(session: Session, result: ParseResult, options: ParseOptions,
+                 strict: bool = False) -> list[Ticket]:
+    """The ticket(s) this message follows up, newest first; [] for a new conversation.
+
+    strict: only our reference or thread headers count (for machine mail, which never quotes
+    a ticket the way a person does)."""
     msg = result.message
     if msg is None:
         return []
@@ -64,7 +76,7 @@ def find_tickets(session: Session, result: ParseResult, options: ParseOptions) -
         return by_ref
     thread_ids = [msg.in_reply_to or "", *msg.references]
     by_header = store.tickets_of_message_ids(session, thread_ids)
-    if by_header:
+    if by_header or strict:
         return by_header
     if not msg.sender.email or base_subject(msg.subject) == base_subject("") or \
             not _SUBJECT_PREFIX.match(msg.subject or ""):

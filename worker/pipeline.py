@@ -45,7 +45,7 @@ class MessageOutcome:
     """What happened to one fetched message (no personal data: safe to print and log)."""
 
     uid: int
-    outcome: str  # new | follow_up | duplicate | failed
+    outcome: str  # new | follow_up | note (machine mail on a ticket) | duplicate | failed
     message_key: str = field(default="", repr=False)  # never logged
     references: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
@@ -134,10 +134,13 @@ def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbo
     stored = build_stored_message(item.raw, item.key, item.result, item.crash, now, mailbox_name)
     store.insert_row(session, stored)  # a duplicate key raises IntegrityError here (SAVEPOINT)
     tickets, outcome, replies = writer.file(session, stored, item.result, item.crash)
+    if outcome == "note" and item.result is not None:  # machine mail kept on a ticket
+        types, actions = [r.type for r in item.result.requests[:1]], ["ignore"]
+    else:
+        types, actions = [t.type for t in tickets], [t.action for t in tickets]
     return MessageOutcome(uid=item.raw.uid, outcome=outcome, message_key=item.key,
-                          references=[t.reference or "" for t in tickets],
-                          types=[t.type for t in tickets],
-                          actions=[t.action for t in tickets], replies=replies)
+                          references=[t.reference or "" for t in tickets], types=types,
+                          actions=actions, replies=replies)
 
 
 def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,

@@ -258,7 +258,10 @@ def reply_bytes(msg: Message) -> bytes:
 def _header_line(name: str, value: object) -> str:
     text = value if isinstance(value, Header) else str(value)
     if isinstance(text, str) and text.isascii():
-        return _fold(f"{name}: {text}")
+        # thread headers stay on one line (up to RFC 5322's 998): some clients keep a fold's
+        # leading space in the ID and lose the thread
+        limit = 998 if name.lower() in ("message-id", "in-reply-to", "references") else 78
+        return _fold(f"{name}: {text}", limit)
     header = text if isinstance(text, Header) else Header(text, "utf-8")
     # RFC 2047 encoded words, folded by the Header class itself
     return f"{name}: " + header.encode(linesep="\r\n", maxlinelen=78 - len(name) - 2)

@@ -44,8 +44,7 @@ class TicketWriter:
             return [ticket], "new", 0
         requests = list(result.requests) or [self._triage_request(result)]
         if any(r.action == "ignore" for r in requests):
-            ignored = [self._new_ticket(session, stored, result, r) for r in requests[:1]]
-            return ignored, "new", 0
+            return self._machine_mail(session, stored, result, requests[0])
         threads = conversation.find_tickets(session, result, self.options)
         if threads:
             return self._follow_up(session, stored, result, threads)
@@ -102,6 +101,29 @@ class TicketWriter:
         store.add_event(session, ticket.id, "created", self.now, type=ticket.type,
                         action=ticket.action, missing=list(missing))
         return ticket
+
+    # -- machine mail ---------------------------------------------------------------------
+    def _machine_mail(self, session: Session, stored: StoredMessage, result: ParseResult,
+                      request: Request) -> tuple[list[Ticket], str, int]:
+        """Never answered. An auto-reply or bounce about one of our tickets is kept as a note on
+        that ticket (a bounce also marks its reply undelivered); other machine mail gets an
+        `ignored` ticket of its own."""
+        h = self.settings.helpdesk
+        ours = conversation.our_message_ids_in(stored.raw, h.reference_prefix,
+                                               h.message_id_domain)
+        tickets = conversation.find_tickets(session, result, self.options, strict=True) or \
+            store.tickets_of_message_ids(session, ours)
+        if not tickets:
+            return [self._new_ticket(session, stored, result, request)], "new", 0
+        for ticket in tickets:
+            store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
+                                                    role=request.type[:20], created_at=self.now))
+            store.add_event(session, ticket.id, request.type, self.now)
+            if request.type == "bounce" and ours:
+                ticket.last_reply_error = "bounced: the reply could not be delivered"
+                ticket.updated_at = self.now
+                session.add(ticket)
+        return tickets, "note", 0
 
     # -- follow-ups ----------------------------------------------------------------------
     def _follow_up(self, session: Session, stored: StoredMessage, result: ParseResult,

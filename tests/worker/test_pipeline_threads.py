@@ -106,8 +106,8 @@ def test_unrelated_mail_from_same_sender_is_a_new_ticket(tmp_path: Path, sqlite_
     assert len(state(ctx)[0]) == 2
 
 
-def test_out_of_office_answering_our_reply_is_ignored_not_threaded(tmp_path: Path,
-                                                                  sqlite_url: str) -> None:
+def test_out_of_office_answering_our_reply_is_a_note_never_answered(tmp_path: Path,
+                                                                     sqlite_url: str) -> None:
     settings = make_settings(tmp_path, sqlite_url)
     ctx = make_ctx(settings)
     thread = THREADS[0]
@@ -120,7 +120,36 @@ def test_out_of_office_answering_our_reply_is_ignored_not_threaded(tmp_path: Pat
     ooo = b"Auto-Submitted: auto-replied\r\n" + ooo
     deliver(settings, ooo)
     report = poll_once(ctx, OPEN_NOW)
-    assert report.outcomes[0].actions == ["ignore"]
-    tickets, outbox_after, _ = state(ctx)
+    assert [(o.outcome, o.actions) for o in report.outcomes] == [("note", ["ignore"])]
+    tickets, outbox_after, links = state(ctx)
+    assert len(tickets) == 1 and len(links) == 2
     assert tickets[0].status == "awaiting_details"
     assert len(outbox_after) == 1
+
+
+def test_bounce_of_our_reply_is_recorded_on_its_ticket(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, sqlite_url)
+    ctx = make_ctx(settings)
+    deliver(settings, (THREADS[0] / "1.eml").read_bytes())
+    poll_once(ctx, OPEN_NOW)
+    _, outbox, _ = state(ctx)
+    ours = message_from_bytes(outbox[0].data, policy=default)
+    dsn = ("From: MAILER-DAEMON@mx.example-council.gov.uk\r\n"
+           "To: mosaic.helpdesk@example-council.gov.uk\r\n"
+           "Subject: Undelivered Mail Returned to Sender\r\n"
+           "Message-ID: <dsn-1@mx.example-council.gov.uk>\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+           "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+           "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+           "Reporting-MTA: dns; mx.example-council.gov.uk\r\n\r\n"
+           "Final-Recipient: rfc822; carys.bellingham@example-council.gov.uk\r\n"
+           "Action: failed\r\nStatus: 5.1.1\r\n"
+           "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+           f"From: {ours['From']}\r\nSubject: {ours['Subject']}\r\n"
+           f"Message-ID: {ours['Message-ID']}\r\n--b--\r\n").encode()
+    deliver(settings, dsn)
+    report = poll_once(ctx, OPEN_NOW)
+    assert [(o.outcome, o.types) for o in report.outcomes] == [("note", ["bounce"])]
+    tickets, outbox_after, links = state(ctx)
+    assert len(tickets) == 1 and len(links) == 2 and len(outbox_after) == 1
+    assert "bounced" in (tickets[0].last_reply_error or "")
