@@ -39,6 +39,7 @@ TRAILING_BLANKS_RE = re.compile(r"[ \t\r]+$", re.M)
 BLANK_LINES_RE = re.compile(r"\n{3,}")
 # a request is read from the first part of a very long body only (the rest is pasted logs/history)
 MAX_TEXT = 60_000
+QUOTED_LINE_RE = re.compile(r"^[ \t]*>.*$\n?|^[ \t]*On .{5,120}wrote:[ \t]*$\n?", re.M)
 QUOTE_PREFIX_RE = re.compile(r"^\s*(>\s?)+", re.M)
 
 
@@ -173,7 +174,8 @@ def _drop_disclaimers(lines: list[str]) -> list[str]:
 def sections_of(msg: ParsedMessage) -> Sections:
     """Split a message into the sender's own text, signature, and the request it forwards."""
     replies = split_replies(msg.text or "")
-    body, signature = split_signature(replies[0][1], msg.sender.name)
+    own = QUOTED_LINE_RE.sub("", replies[0][1])  # bottom-posted or interleaved replies keep '>' lines
+    body, signature = split_signature(own, msg.sender.name)
     forwarded = fsubject = ffrom = ""
     is_forward = bool(FORWARD_SUBJECT_RE.match(msg.subject or "")) or bool(
         FORWARD_CUE_RE.search(body)) or bool(FORWARD_MARKER_RE.search(msg.text or ""))
