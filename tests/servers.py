@@ -126,6 +126,13 @@ userdb {{
   driver = static
   args = uid={uid} gid={gid} home={root}/home/%u
 }}
+# No growing login delay for 127.0.0.1 after the wrong-password tests (Dovecot's auth penalty).
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+  {anvil_chroot}
+}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -145,9 +152,6 @@ default_internal_user = {user}
 default_internal_group = {group}
 default_login_user = {user}
 service imap-login {{
-  chroot =
-}}
-service anvil {{
   chroot =
 }}
 """
@@ -192,6 +196,7 @@ class DovecotServer:
             instance=os.getpid(), root=root, cert=server.tls.cert, key=server.tls.key, uid=uid, gid=gid,
             plain_port=server.plain_port, tls_port=server.tls_port,
             unprivileged="" if os.getuid() == 0 else UNPRIVILEGED.format(user=user, group=grp.getgrgid(os.getgid()).gr_name),
+            anvil_chroot="" if os.getuid() == 0 else "chroot =",
         ))
         with open(root / "stderr.log", "wb") as stderr:  # the child keeps its own copy of the fd
             server.proc = subprocess.Popen(
