@@ -14,7 +14,7 @@ from .extract_people import extract_worker_account, extract_worker_details
 from .extract_records import (extract_add_address, extract_design_change, extract_duplicate_record,
                               extract_how_do_i, extract_incident, extract_person_record_change,
                               extract_remove_lock, extract_restricted_record)
-from .fields import flip_name
+from .fields import flip_name, person_names
 from .model import Cue, ParsedMessage, ParseOptions, Request
 from .quoting import Sections, request_text_of, sections_of
 from .requester import find_requester
@@ -47,6 +47,9 @@ MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
 OWN_MOVE_RE = re.compile(r"\bmy (work ?)?base\b|\bI(?:'m| am) (now )?based\b|\bI(?:'ve| have) moved\b|\bI(?:'m| am) moving\b",
                          re.I)
+PEOPLE_TYPES = {"professional", "worker_account", "worker_details", "organisation", "unknown"}
+BESIDE_RECORD_RE = re.compile(r"['’]?s?\s*[(,:-]?\s*(?:pid|mosaic (?:id|no)|person (?:id|no)|client (?:id|no)|dob|d\.o\.b|"
+                              r"date of birth|born|nhs)\b", re.I)
 SERVICE_USER_RE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Master)\.? [A-Z][a-z]+(?: [A-Z][\w'’-]+)?")
 
 
@@ -91,9 +94,16 @@ def _resolve_rules(cls: Classification, text: str, signature: str) -> str:
     return cls.type
 
 
+def _names_service_user(text: str) -> bool:
+    """A person named by title ('Mrs Edna Fairclough') or right beside their record ID or birth date."""
+    if SERVICE_USER_RE.search(text):
+        return True
+    return any(BESIDE_RECORD_RE.match(text, pos + len(name)) for name, pos in person_names(text))
+
+
 def _sensitive(msg: ParsedMessage, text: str, types: set[str]) -> tuple[str, ...]:
-    names = bool(SERVICE_USER_RE.search(text)) and not types <= {"professional", "worker_account", "worker_details",
-                                                                  "organisation"}
+    # worker, professional and organisation names are not sensitive in this sense
+    names = not types <= PEOPLE_TYPES and _names_service_user(text)
     return sensitive_kinds(msg.text or text, msg.attachments, service_user_names=names)
 
 
