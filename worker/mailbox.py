@@ -152,7 +152,7 @@ class ImapMailbox:
             return
         try:
             self.flush_moves()
-        except (MailboxUnavailableError, IMAPClientError) as err:
+        except MailboxUnavailableError as err:
             # The messages stay in the inbox; the next poll finds them stored and moves them then.
             log.warning("imap %s: queued moves not done (%s)", self.name, type(err).__name__)
             if not exc or exc[0] is None:
@@ -264,12 +264,21 @@ class ImapMailbox:
             self.flush_moves()
 
     def flush_moves(self) -> None:
-        """Send every queued move now (from the selected folder: moves queue only there)."""
+        """Send every queued move now (from the selected folder: moves queue only there).
+
+        A server refusal (NO/BAD: quota, permissions) is logged and the messages stay in the
+        inbox, already stored; a lost connection raises MailboxUnavailableError.
+        """
         while self._queued:
             (source, dest), uids = self._queued.popitem()
             if source != self._selected:  # cannot happen: selecting another folder flushes first
                 raise RuntimeError(f"queued moves from {source} while {self._selected} is selected")
-            self._move_uids(uids, dest)
+            try:
+                self._move_uids(uids, dest)
+            except IMAPClientError as err:
+                log.warning("imap %s: %d message(s) not moved to %s (%s)", self.name, len(uids), dest,
+                            type(err).__name__)
+                continue
             log.debug("imap %s: %d message(s) moved to %s", self.name, len(uids), dest)
 
     def _move_uids(self, uids: list[int], folder: str) -> None:

@@ -136,6 +136,21 @@ def test_messages_another_session_moved_first_are_skipped(dovecot, imap_account,
     assert moved == [sample(1), sample(2), sample(3)]  # each exactly once
 
 
+def test_a_refused_move_leaves_the_message_in_the_inbox_and_the_cycle_goes_on(dovecot, imap_account,
+                                                                               imap_settings, caplog):
+    deliver(dovecot, imap_account, sample(1), sample(2))
+    with ImapMailbox(**imap_settings) as box:
+        fetched = box.fetch_new(FRESH, batch_size=1)
+        first = next(fetched)
+        box.mark_processed(first)  # creates Processed, queues the move
+        with admin(dovecot, imap_account) as client:
+            client.delete_folder("Processed")  # someone removes it: the server will refuse the MOVE
+        second = next(fetched)  # the queued move is tried here; the refusal does not stop the fetch
+        assert second.data == sample(2)
+    assert len(folder_contents(dovecot, imap_account, "INBOX")) == 2
+    assert "not moved to Processed" in caplog.text
+
+
 class NoMoveMailbox(ImapMailbox):
     """A client that behaves as against a server without MOVE (RFC 6851), and optionally UIDPLUS."""
 
