@@ -92,8 +92,11 @@ def extract_organisation(ctx: Context) -> Found:
 
 
 PROFESSION_RE = re.compile(r"\b" + PROFESSIONS + r"\b", re.I)
-ORG_NEEDED_RE = re.compile(r"\bcouldn'?t find (?:her|his|their|the)\b[^.?!\n]{0,40}\b(organisations?|on mosaic)\b|"
-                           r"\b(?:organisation|surgery|practice|team|school)\b[^.?!\n]{0,30}\b(?:isn'?t|is not|not) on mosaic|"
+# the organisation may not exist in Mosaic yet (see 020): the acknowledgement says one is needed
+ORG_NEEDED_RE = re.compile(r"\b(?:couldn'?t|could not|can'?t|cannot) (?:find|see)\b[^.?!\n]{0,50}\b(organisations?|on mosaic|in mosaic|"
+                           r"on the system)\b|"
+                           r"\b(?:organisation|surgery|practice|team|school|centre|home|trust)\b[^.?!\n]{0,30}\b(?:isn'?t|is not|not|"
+                           r"doesn'?t seem to be|does not seem to be)( yet)? (on|in) mosaic|"
                            r"\bmay not (?:exist|be on mosaic)|\bnot sure (?:if|whether) (?:the|her|his) [^.?!\n]{0,30}\bexists?\b",
                            re.I)
 

@@ -119,8 +119,12 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
         parts = split_requests(text, cls)
         if parts:
             sensitive = _sensitive(msg, text, {t for t, _, _ in parts})
-            return [_build(t, replace(base, text=part), part_cls.confidence, part_cls.cues, requester,
-                           options, sensitive) for t, part, part_cls in parts]
+            built = [_build(t, replace(base, text=part), part_cls.confidence, part_cls.cues, requester,
+                            options, sensitive) for t, part, part_cls in parts]
+            if any(r.type == "organisation" for r in built):  # the same mail asks for it (064)
+                built = [replace(r, notes=tuple(n for n in r.notes if n != "organisation_request_needed"))
+                         for r in built]
+            return built
         type_name, confidence, cues = _resolve_rules(cls, text, sections.signature), cls.confidence, cls.cues
     else:
         scores, cue_list = score_text(text, subject)

@@ -29,3 +29,11 @@ def test_professional_and_worker_names_are_not_sensitive() -> None:
                     "Surgery.").sensitive == ()
     assert _request("Step ID 55120934 is locked - it says Paula Greaves is already working in this "
                     "step.").sensitive == ()
+
+
+def test_professional_whose_organisation_may_be_missing_gets_the_note() -> None:
+    note = "organisation_request_needed"
+    assert note in _request("Please add Jo Rowe, a health visitor at Abbey Health Centre, as a professional. "
+                            "I couldn't find Abbey Health Centre on Mosaic.").notes
+    assert note not in _request("Please add Jo Rowe, a health visitor at Abbey Health Centre, as a professional. "
+                                "The centre is already on Mosaic.").notes
