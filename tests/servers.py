@@ -451,3 +451,19 @@ url = "{db_url}"
 dir = "{templates}"
 {extra}""")
     return path
+
+
+class SilentServer:
+    """A TCP port that accepts connections and never says a word: for timeout tests."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)  # the kernel completes the handshake; nobody ever reads or writes
+        self.host, self.port = "127.0.0.1", self.sock.getsockname()[1]
+
+    def __enter__(self) -> "SilentServer":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()

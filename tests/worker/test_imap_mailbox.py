@@ -258,3 +258,15 @@ def test_unreachable_server_and_wrong_password_raise_unavailable(imap_settings):
         with ImapMailbox(**{**imap_settings, "password": "wrong"}):
             pass
 
+
+
+def test_a_server_that_never_answers_times_out(imap_settings):
+    import time
+
+    from tests.servers import SilentServer
+    with SilentServer() as silent:
+        started = time.monotonic()
+        with pytest.raises(MailboxUnavailableError, match="timed out"):
+            with ImapMailbox(**{**imap_settings, "host": silent.host, "port": silent.port, "timeout": 0.5}):
+                pass
+    assert time.monotonic() - started < 5

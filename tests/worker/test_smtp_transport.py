@@ -122,3 +122,15 @@ def test_starttls_required_but_not_offered_sends_nothing_in_clear(smtp_server):
         with pytest.raises(TemporarySendError):
             transport.send(reply(1), SENDER, [AMY])
     assert smtp_server.received == []
+
+
+def test_a_server_that_never_answers_times_out_as_temporary():
+    import time
+
+    from tests.servers import SilentServer
+    with SilentServer() as silent:
+        started = time.monotonic()
+        with SmtpTransport(silent.host, silent.port, security="plain", timeout=0.5) as transport:
+            with pytest.raises(TemporarySendError):
+                transport.send(reply(1), SENDER, [AMY])
+    assert time.monotonic() - started < 5
