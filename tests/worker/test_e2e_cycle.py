@@ -146,6 +146,23 @@ def test_the_senders_follow_up_completes_the_ticket(worker_ctx, dovecot, imap_ac
     assert folder_count(dovecot, imap_account, "Processed") == 2
 
 
+@pytest.mark.parametrize("thread", sorted(p.name for p in CORPUS.glob("threads/*")))
+def test_every_labelled_thread_ends_as_one_ticket(worker_ctx, dovecot, imap_account, smtp_server, thread):
+    import json
+
+    folder = CORPUS / "threads" / thread
+    expect = json.loads((folder / "expect.json").read_text())
+    for name in ("1.eml", "2.eml"):
+        deliver(dovecot, imap_account, (folder / name).read_bytes())
+        cycle(worker_ctx)
+    tickets = all_tickets(worker_ctx)
+    assert len(tickets) == expect["tickets"]
+    final = expect["final"]
+    assert (tickets[0].type, tickets[0].action, tickets[0].missing) == (final["type"], final["action"],
+                                                                       final["missing"])
+    assert len(smtp_server.received) == 2  # what is missing, then the acknowledgement
+
+
 def test_unreachable_imap_is_reported_and_nothing_is_lost(worker_ctx, dovecot, imap_account, smtp_server,
                                                           monkeypatch):
     deliver(dovecot, imap_account, corpus_file("029"))
