@@ -51,6 +51,7 @@ def test_people_are_not_screened(headers: tuple[str, ...]) -> None:
     "Out of Office: Re: [MDHD-000001] request", "Out of Office AutoReply: x",
     "Abwesenheitsnotiz: Sperre", "Automatische Antwort: x", "Réponse automatique : x",
     "Respuesta automática: x", "Risposta automatica: x", "Automatisch antwoord: x",
+    "[EXTERNAL] Automatic reply: x", "EXTERNAL: Out of Office: x", "[Ext] [Secure] Autosvar: x",
 ])
 def test_out_of_office_subjects_in_several_languages(subject: str) -> None:
     assert screened(f"Subject: {subject}", body="Back soon.") == "auto_reply"
@@ -65,6 +66,12 @@ def test_out_of_office_body_needs_a_reply_that_asks_for_nothing() -> None:
     assert screened("Subject: Re: your ticket", body=asks) is None
     long_mail = notice + " " + "We reviewed the case notes together. " * 40
     assert screened("Subject: Re: your ticket", body=long_mail) is None
+
+
+def test_other_machine_reports_are_auto_replies() -> None:
+    assert screened("Subject: Abuse report", "MIME-Version: 1.0",
+                    "Content-Type: multipart/report; report-type=feedback-report; boundary=q",
+                    body="--q\r\nContent-Type: text/plain\r\n\r\nreport\r\n--q--") == "auto_reply"
 
 
 def test_read_receipt_is_an_auto_reply_not_a_bounce() -> None:
