@@ -139,7 +139,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                            r"|\bcan'?t get (in)?to mosaic\b|\bcan'?t get into mosaic\b", _I), 4),
     ("account_locked", "password", _(r"\bpassword\b", _I), 2),
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
-                                        r"|\bwhat is (our|the) (policy|guidance|procedure) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
+                                        r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
                                         r"|\bis it (ok|okay|acceptable|appropriate|right|allowed) to (record|put|write|log|use)\b", _I), 4.5),
     ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b|\bbased at\b|\brelocat(e|ing|ed)\b"

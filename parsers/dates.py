@@ -36,8 +36,10 @@ class FoundDate:
     text: str
 
 
-def _nearest_year(day: int, month: int, ref: date) -> date | None:
+def _nearest_year(day: int, month: int, ref: date | None) -> date | None:
     """The date with no year written that lies nearest the message's Date header."""
+    if ref is None:
+        return None
     best = None
     for year in (ref.year - 1, ref.year, ref.year + 1):
         try:
@@ -59,7 +61,7 @@ def _full_year(text: str) -> int:
     return year + 2000 if year < 100 else year
 
 
-def _make(year: int | None, month: int, day: int, ref: date) -> date | None:
+def _make(year: int | None, month: int, day: int, ref: date | None) -> date | None:
     if year is None:
         return _nearest_year(day, month, ref)
     try:
@@ -89,11 +91,11 @@ def _relative(word: str | None, wday: str | None, special: str | None, ref: date
 
 
 def find_dates(text: str, ref: datetime | date | None) -> list[FoundDate]:
-    """Every date written in `text`, in order; years and weekdays resolved against `ref`."""
-    if isinstance(ref, datetime):
-        ref_day = ref.date()
-    else:
-        ref_day = ref or date.today()
+    """Every date written in `text`, in order; years and weekdays resolved against `ref`.
+
+    Without `ref` (a message with no Date header) only dates written with their year are
+    found: the parser never reads the clock."""
+    ref_day: date | None = ref.date() if isinstance(ref, datetime) else ref
     found: list[FoundDate] = []
     taken: list[tuple[int, int]] = []
 
@@ -113,7 +115,7 @@ def find_dates(text: str, ref: datetime | date | None) -> list[FoundDate]:
     for m in MONTH_DAY_RE.finditer(text):
         year = int(m.group(4)) if m.group(4) else None
         add(m, _make(year, _month(m.group(2)), int(m.group(3)), ref_day))
-    for m in RELATIVE_RE.finditer(text):
+    for m in RELATIVE_RE.finditer(text) if ref_day else ():
         add(m, _relative(m.group(1), m.group(2), m.group(3), ref_day))
     return sorted(found, key=lambda f: f.start)
 

@@ -110,3 +110,8 @@ def test_nhs_check_digit_and_masking() -> None:
 def test_sensitive_kinds() -> None:
     assert sensitive_kinds("DOB 02/11/1938, NHS no 485 777 3456") == ("nhs_number", "date_of_birth")
     assert sensitive_kinds("please add PID 1234567") == ()
+
+
+def test_without_a_date_header_only_dated_text_is_read() -> None:
+    """The parser never reads the clock: year-less and relative dates need the Date header."""
+    assert [d.value for d in find_dates("from Monday 4th Jan, 01/02/2027, tomorrow", None)] == [date(2027, 2, 1)]
