@@ -17,6 +17,8 @@ logging.getLogger("extract_msg").setLevel(logging.CRITICAL)
 logging.getLogger("tnefparse").setLevel(logging.CRITICAL)
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# bidi overrides make "invoice\u202egnp.exe" display as "invoiceexe.png" (CVE-style spoofing)
+_BIDI_CONTROLS = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 MAX_FILENAME = 200
 # a container inside a container inside ...: stop unpacking here
 MAX_CONTAINER_DEPTH = 3
@@ -29,7 +31,7 @@ def safe_filename(raw: str | None) -> str | None:
     """
     if not raw:
         return None
-    name = decode_header(raw)
+    name = _BIDI_CONTROLS.sub("", decode_header(raw))
     name = re.split(r"[/\\]", name)[-1]
     name = _DRIVE.sub("", name).strip(" .")
     if not name:

@@ -141,7 +141,7 @@ def clean_surrogates(text: str) -> str:
 def clean_text(text: str) -> str:
     """Body text: no NULs or stray control characters, newlines as \\n, no lone surrogates."""
     text = clean_surrogates(text).replace("\r\n", "\n").replace("\r", "\n")
-    return _TEXT_CONTROL.sub("", text).replace("\xa0", " ")
+    return _TEXT_CONTROL.sub("", text).replace("\xa0", " ").replace("\ufeff", "")
 
 
 def one_line(text: str) -> str:

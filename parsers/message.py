@@ -43,9 +43,10 @@ for _name in ("mailparser.core", "mailparser.utils"):
 _FORWARD_TYPES = ("message/rfc822", "message/global")
 # text parts that are not the sender's words
 _REPORT_TEXT = ("text/rfc822-headers", "text/calendar")
-# detached S/MIME and PGP signatures: proof of origin, not something the sender attached
+# detached S/MIME and PGP signatures (proof of origin) and Mac resource forks: not files
+# the sender chose to attach
 _SIGNATURES = ("application/pkcs7-signature", "application/x-pkcs7-signature",
-               "application/pgp-signature")
+               "application/pgp-signature", "application/applefile")  # + AppleDouble metadata
 
 
 class MessageTooComplex(ValueError):

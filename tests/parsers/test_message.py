@@ -103,6 +103,7 @@ def test_unnamed_non_text_part_outside_html_is_kept_with_a_made_up_name() -> Non
     ("=?utf-8?q?r=C3=A9sum=C3=A9.pdf?=", "résumé.pdf"),
     ("evil\r\nname.txt", "evil name.txt"),
     ("x" * 300 + ".pdf", "x" * 196 + ".pdf"),
+    ("invoice\u202egnp.exe", "invoicegnp.exe"),
 ])
 def test_safe_filename(raw: str, want: str | None) -> None:
     assert safe_filename(raw) == want
@@ -162,8 +163,8 @@ def test_forwarded_message_is_parsed_not_merged() -> None:
     assert [a.filename for a in msg.attachments] == ["Original.eml"]
 
 
-def test_null_bytes_and_bare_cr_are_normalised_in_text() -> None:
-    msg = parse_message(b"From: a@example.org\r\n\r\nline one\x00\rline two\r\n")
+def test_null_bytes_bom_and_bare_cr_are_normalised_in_text() -> None:
+    msg = parse_message(b"From: a@example.org\r\n\r\n\xef\xbb\xbfline one\x00\rline two\r\n")
     assert msg.text == "line one\nline two"
 
 
