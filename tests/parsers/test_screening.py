@@ -113,6 +113,9 @@ def test_bulk_mail(header: str) -> None:
     ("From: Mosaic <do-not-reply@mosaic.example.org>", "Subject: x"),
     ("From: Portal <portal.noreply@example.org>", "Subject: x"),
     ("From: DoNotReply@example.org", "Subject: x"),
+    ("From: no_reply@example.org", "Subject: x"),
+    ("From: Do_Not_Reply <do_not_reply@example.org>", "Subject: x"),
+    ("From: noreply+abc123@example.org", "Subject: x"),
 ])
 def test_our_own_mail_and_no_reply_robots_are_never_answered(headers: tuple[str, ...]) -> None:
     assert screened(*headers) == "auto_reply"
