@@ -173,7 +173,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock up front, waiting busy_timeout for it. A deferred BEGIN
+    # that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when the send job
+    # committed in between.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ensure_sqlite_dir(url: str) -> None:
@@ -192,7 +195,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False},
                                hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN
+        # pysqlite's own transaction handling breaks SAVEPOINT; we emit BEGIN ourselves
         # (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints")
         event.listen(engine, "begin", _sqlite_begin)
         return engine
