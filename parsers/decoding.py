@@ -39,7 +39,7 @@ _CONTROL_RUN = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?]*)\?=")
-_ENCODED_GAP = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
+_ENCODED_GAP = re.compile(r"(?<=\?=)[ \t\r\n]+(?==\?)")
 
 
 def python_codec(label: str | None) -> str | None:
@@ -180,7 +180,7 @@ def decode_words(text: str) -> str:
     multi-byte characters across adjacent words). Never raises."""
     if "=?" not in text:
         return text
-    text = _ENCODED_GAP.sub(r"\1\2", text)  # white space between adjacent words is not text
+    text = _ENCODED_GAP.sub("", text)  # white space between adjacent words is not text
     out: list[str] = []
     pos = 0
     pending: list[tuple[str | None, bytes]] = []

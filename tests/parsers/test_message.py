@@ -193,3 +193,17 @@ def test_detached_signatures_are_not_customer_attachments() -> None:
         "MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAA==", "--s--"))
     assert msg.text == "Signed request"
     assert msg.attachments == ()
+
+
+@pytest.mark.parametrize("data", [
+    b"From: a@example.org\r\nSubject: " + b"=?utf-8?q?a?= " * 20000 + b"\r\n\r\nbody",
+    b"From: a@example.org\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(5000)) + b"\r\nbody",
+    b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n" + b"--x\r\n" * 50000,
+    b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + b"".join(
+        b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(1000)) + b"--b--",
+], ids=["20k-encoded-words", "5k-headers", "50k-delimiter-lookalikes", "1k-parts"])
+def test_floods_parse_in_bounded_time(data: bytes) -> None:
+    start = time.monotonic()
+    msg = parse_message(data)
+    assert time.monotonic() - start < 1.5
+    assert msg.sender.email == "a@example.org"
