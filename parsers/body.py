@@ -10,7 +10,7 @@ from inscriptis import get_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
-from .decoding import decode_bytes, payload_text
+from .decoding import decode_bytes, decoded_payload
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +30,7 @@ def part_text(part: Message) -> tuple[str, bool]:
     The declared charset is applied whatever the transfer encoding, so 7bit ISO-2022-JP
     decodes (see tests/bugcases/03-iso2022jp-html-body.eml). Never raises.
     """
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
-        data = None
-    if not isinstance(data, bytes):
-        data = payload_text(part).encode("utf-8", "surrogateescape")
+    data = decoded_payload(part)
     try:
         declared = part.get_content_charset()
     except Exception:  # noqa: BLE001 - malformed RFC 2231 charset parameter

@@ -242,3 +242,22 @@ def payload_text(part: Message) -> str:
     except (LookupError, ValueError, TypeError, UnicodeError):
         raw = part._payload  # noqa: SLF001 - the only non-decoding accessor compat32 has
     return raw if isinstance(raw, str) else ""
+
+
+def decoded_payload(part: Message) -> bytes:
+    """A leaf part's bytes after its transfer encoding, leniently. Never raises.
+
+    The stdlib hands back the undecoded base64 text when the data length is one more than a
+    multiple of four (InvalidBase64LengthDefect); the dangling character is dropped here.
+    """
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
+        data = None
+    cte = header_str(part.get("content-transfer-encoding", "")).strip().lower()
+    broken = any(type(d).__name__ == "InvalidBase64LengthDefect" for d in part.defects)
+    if cte == "base64" and (broken or not isinstance(data, bytes)):
+        return lenient_b64decode(payload_text(part).encode("utf-8", "surrogateescape"))
+    if isinstance(data, bytes):
+        return data
+    return payload_text(part).encode("utf-8", "surrogateescape")

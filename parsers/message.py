@@ -19,8 +19,8 @@ from mailparser.exceptions import MailParserRecursionError
 from .addresses import first_address, parse_addresses
 from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
 from .body import html_to_text, part_text
-from .decoding import (clean_text, decode_header, header_str, lenient_b64decode, one_line,
-                       payload_text)
+from .decoding import (clean_text, decode_header, decoded_payload, header_str,
+                       lenient_b64decode, one_line, payload_text)
 from .message_headers import (content_type_of, date_of, decoded_headers, first_message_id,
                               message_ids, raw_header, report_type_of)
 from .mime_depth import DepthExceeded, measure_depth
@@ -210,21 +210,11 @@ def _disposition(part: Message) -> str | None:
 
 
 def _attach(part: Message, ctype: str, filename: str | None, walk: _Walk) -> None:
-    data = _payload_bytes(part)
+    data = decoded_payload(part)
     if filename is None:
         walk.unnamed += 1
         filename = placeholder_name(ctype, walk.unnamed)
     walk.attachments.append(make_attachment(filename, ctype, data))
-
-
-def _payload_bytes(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - stdlib decoders on hostile transfer encodings
-        data = None
-    if isinstance(data, bytes):
-        return data
-    return payload_text(part).encode("utf-8", "surrogateescape")
 
 
 def _forward(part: Message, payload: list, walk: _Walk) -> None:
@@ -255,7 +245,7 @@ def _decode_transfer(text: str, cte: str) -> bytes:
 
 def _forward_encoded(part: Message, walk: _Walk, data: bytes | None = None) -> None:
     """message/rfc822 sent base64/quoted-printable encoded: parse the decoded bytes."""
-    data = _payload_bytes(part) if data is None else data
+    data = decoded_payload(part) if data is None else data
     if not data.strip():
         return
     remaining = walk.max_depth - walk.depth - 1

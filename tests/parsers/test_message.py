@@ -207,3 +207,10 @@ def test_floods_parse_in_bounded_time(data: bytes) -> None:
     msg = parse_message(data)
     assert time.monotonic() - start < 1.5
     assert msg.sender.email == "a@example.org"
+
+
+def test_base64_with_a_dangling_character_still_decodes() -> None:
+    msg = parse_message(mail(*HEAD, "MIME-Version: 1.0", "Content-Type: text/plain",
+                             "Content-Transfer-Encoding: base64", "", "aGVsbG8gd29ybGQhx"))
+    assert msg.text == "hello world!"
+    assert "InvalidBase64LengthDefect" in msg.defects
