@@ -24,7 +24,8 @@ class Context:
 class Found:
     """Collects field values and the cue behind each one."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "") -> None:
+        self.source = source  # the text the values come from, for the cue's line number
         self.fields: dict = {}
         self.cues: list[Cue] = []
         self.notes: list[str] = []
@@ -33,4 +34,7 @@ class Found:
         if value in (None, "", [], {}):
             return
         self.fields[name] = value
-        self.cues.append(Cue(name, rule, str(text)[:80]))
+        snippet = str(text or (value if isinstance(value, str) else ""))
+        at = self.source.find(snippet[:40]) if snippet else -1
+        line = self.source.count("\n", 0, at) + 1 if at >= 0 else None
+        self.cues.append(Cue(name, rule, snippet[:80], line))

@@ -43,7 +43,7 @@ def _new_phone(text: str) -> str | None:
 
 
 def extract_organisation(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     text = ctx.text
     rename = RENAME_RE.search(text)
     create = re.search(r"\b(create|created|set up|add(ed)?|new)\b|\bnot (yet )?on mosaic|isn'?t on mosaic", text, re.I)
@@ -115,7 +115,7 @@ def _profession_near(text: str, name: str | None) -> str | None:
 
 
 def extract_professional(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     text = ctx.text
     create = re.search(r"\b(add|added|set up|create|created|new)\b", text, re.I)
     change = re.search(r"\b(update|change|changed|is now|has changed|new (number|email|phone))\b", text, re.I)

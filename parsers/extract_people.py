@@ -79,7 +79,7 @@ def _worker_action(text: str) -> str:
 
 
 def extract_worker_account(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     text = ctx.text
     action = _worker_action(text)
     found.set("action", action, "action cue")
@@ -171,7 +171,7 @@ def find_changes(text: str) -> dict[str, str]:
 
 
 def extract_worker_details(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     text = ctx.text
     changes = find_changes(text)
     name = None

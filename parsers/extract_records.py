@@ -34,7 +34,7 @@ def _ids(ctx: Context) -> tuple[str | None, str | None]:
 
 
 def extract_add_address(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
     found.set("address", find_address(ctx.text), "address")
@@ -60,7 +60,7 @@ KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|ma
 
 
 def extract_duplicate_record(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     ids = find_person_ids(ctx.text, ctx.options.reference_prefix)
     if len(ids) < 2:
         # the form makes a list of record numbers plain (see 025); still no phone/NHS/dates
@@ -84,7 +84,7 @@ LOCKED_BY_RE = re.compile(
 
 
 def extract_remove_lock(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     _, workstep = _ids(ctx)
     found.set("workstep_id", workstep, "label:workstep")
     m = LOCKED_BY_RE.search(ctx.text)
@@ -105,7 +105,7 @@ QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]")
 
 
 def extract_incident(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     person_id, workstep = _ids(ctx)
     text = GENERIC_REPORT_RE.sub(" ", ctx.text)
     described = [s.text for s in sentences(without_greeting(text))
@@ -148,7 +148,7 @@ def _kind_score(pattern: re.Pattern, text: str) -> int:
 
 
 def extract_person_record_change(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     person_id, workstep = _ids(ctx)
     found.set("workstep_id", workstep, "label:workstep")
     found.set("person_id", person_id, "label:person ID")
@@ -181,7 +181,7 @@ TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data
 
 
 def extract_design_change(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     concrete = [s.text for s in sentences(without_greeting(ctx.text))
                 if DESIGN_VERB_RE.search(s.text) and DESIGN_OBJECT_RE.search(s.text)]
     if not concrete:
@@ -244,7 +244,7 @@ def _access_items(value: str) -> list[str]:
 
 
 def extract_restricted_record(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
     access: list[str] = []
@@ -285,7 +285,7 @@ CALLBACK_RE = re.compile(r"\b(ring|call|phone|contact) me\b|\bgive me a (ring|ca
 
 
 def extract_how_do_i(ctx: Context) -> Found:
-    found = Found()
+    found = Found(ctx.text)
     for s in sentences(without_greeting(ctx.text)):
         text = s.text
         if CALLBACK_RE.search(text):
