@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from email.message import Message
 
-from inscriptis import get_text
+from inscriptis import get_annotated_text
 from inscriptis.css_profiles import CSS_PROFILES
 from inscriptis.model.config import ParserConfig
 
@@ -21,7 +21,9 @@ _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 # "strict" CSS: no indentation for <div> (Outlook wraps every line in divs)
-_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], table_cell_separator="  ")
+# <blockquote> spans are annotated so quoted history gets '> ' markers, as in plain text
+_HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], table_cell_separator="  ",
+                            annotation_rules={"blockquote": ["quote"]})
 
 
 def part_text(part: Message) -> tuple[str, bool]:
@@ -87,11 +89,25 @@ def html_to_text(html: str, on_defect: Callable[[str], None] | None = None) -> s
         if on_defect:
             on_defect("HtmlTruncatedDefect")
     try:
-        text = get_text(html.replace("\x00", ""), _HTML_CONFIG)
+        rendered = get_annotated_text(html.replace("\x00", ""), _HTML_CONFIG)
     except Exception as exc:  # noqa: BLE001 - lxml/inscriptis on hostile markup
         log.info("HTML part not rendered: %s", type(exc).__name__)
         if on_defect:
             on_defect("HtmlConversionDefect")
         return ""
+    text = _mark_quotes(rendered["text"], [(a, b) for a, b, _ in rendered.get("label", ())])
     text = _TRAILING_SPACE.sub("\n", text.replace("\xa0", " "))
     return _BLANK_RUNS.sub("\n\n", text).strip("\n")
+
+
+def _mark_quotes(text: str, spans: list[tuple[int, int]]) -> str:
+    """Prefix each line inside <blockquote> spans with '>' once per nesting level."""
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for line in text.split("\n"):
+        depth = sum(1 for start, end in spans if start <= pos < end and line.strip())
+        out.append(">" * depth + (" " if depth else "") + line)
+        pos += len(line) + 1
+    return "\n".join(out)

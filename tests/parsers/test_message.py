@@ -214,3 +214,11 @@ def test_base64_with_a_dangling_character_still_decodes() -> None:
                              "Content-Transfer-Encoding: base64", "", "aGVsbG8gd29ybGQhx"))
     assert msg.text == "hello world!"
     assert "InvalidBase64LengthDefect" in msg.defects
+
+
+def test_html_blockquotes_become_quote_marked_lines() -> None:
+    html = ("<div>Workstep 7654321 please</div><div>On Mon, Amy wrote:</div>"
+            "<blockquote>old request<br>for 1111111<blockquote>older</blockquote></blockquote>")
+    msg = parse_message(mail(*HEAD, "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8", "", html))
+    assert msg.text.splitlines() == ["Workstep 7654321 please", "On Mon, Amy wrote:",
+                                     "> old request", "> for 1111111", ">> older"]
