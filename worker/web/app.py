@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import wraps
@@ -112,6 +114,21 @@ def _templates(settings: Settings) -> jinja2.Environment:
     return env
 
 
+def _build_search_keys(state: WebState) -> None:
+    try:
+        state.search.sync(state.now())
+    except Exception:  # noqa: BLE001 - searches sync again on demand; the app stays up
+        log.exception("search keys: initial build failed")
+
+
+@asynccontextmanager
+async def _lifespan(app: Starlette) -> AsyncIterator[None]:
+    """Build missing search keys in the background at start, so no search waits for them."""
+    threading.Thread(target=_build_search_keys, args=(app.state.web,), daemon=True,
+                     name="search-keys").start()
+    yield
+
+
 def create_app(settings: Settings, store: Store | None = None, *, secret: str | None = None,
                clock: Callable[[], datetime] | None = None,
                secure_cookies: bool = False) -> Starlette:
@@ -136,7 +153,7 @@ def create_app(settings: Settings, store: Store | None = None, *, secret: str | 
                    session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="strict",
                    https_only=secure_cookies),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, lifespan=_lifespan)
     app.state.web = WebState(settings=settings, store=store, templates=_templates(settings),
                              search=SearchIndex(store),
                              clock=clock or (lambda: datetime.now(timezone.utc)))

@@ -80,7 +80,7 @@ class SearchIndex:
 
     def _sync(self, session: Session) -> int:
         query = (select(Ticket.id, Ticket.fields, Ticket.requester_email, Ticket.requester_name,
-                        Ticket.updated_at)
+                        Ticket.updated_at, SearchIndexed.ticket_id.label("indexed"))
                  .outerjoin(SearchIndexed, SearchIndexed.ticket_id == Ticket.id)  # type: ignore[arg-type]
                  .where(or_(SearchIndexed.ticket_id.is_(None),  # type: ignore[union-attr]
                             SearchIndexed.updated_at != Ticket.updated_at)))
@@ -93,15 +93,17 @@ class SearchIndex:
 
     @staticmethod
     def _write(session: Session, rows: list[Any]) -> None:
-        ids = [r.id for r in rows]
-        session.execute(delete(SearchKey).where(SearchKey.ticket_id.in_(ids)))  # type: ignore[attr-defined]
-        session.execute(delete(SearchIndexed).where(SearchIndexed.ticket_id.in_(ids)))  # type: ignore[attr-defined]
+        stale = [r.id for r in rows if r.indexed is not None]  # indexed before, changed since
+        if stale:
+            session.execute(delete(SearchKey).where(SearchKey.ticket_id.in_(stale)))  # type: ignore[attr-defined]
+            session.execute(delete(SearchIndexed).where(SearchIndexed.ticket_id.in_(stale)))  # type: ignore[attr-defined]
         keys = [{"ticket_id": r.id, "kind": k, "value": v}
                 for r in rows for k, v in keys_of(r.fields or {}, r.requester_email,
                                                   r.requester_name)]
+        # Core inserts (executemany): the ORM path costs several times more per row
         if keys:
-            session.execute(insert(SearchKey), keys)
-        session.execute(insert(SearchIndexed),
+            session.execute(insert(SearchKey.__table__), keys)  # type: ignore[attr-defined]
+        session.execute(insert(SearchIndexed.__table__),  # type: ignore[attr-defined]
                         [{"ticket_id": r.id, "updated_at": r.updated_at} for r in rows])
 
 
