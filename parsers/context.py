@@ -18,6 +18,7 @@ class Context:
     sender_email: str | None = None
     signature: str = ""
     whole_text: str = ""  # the whole request text, when `text` is one segment of it
+    forwarded_signature: str = ""  # the signature of a forwarded message's author
     options: ParseOptions = field(default_factory=ParseOptions)
 
 

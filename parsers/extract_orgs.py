@@ -8,7 +8,7 @@ from .context import Context, Found
 from .extract_people import _label, _other_names, find_changes
 from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
-ORG_NOUNS = (r"(?:Surgery|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
+ORG_NOUNS = (r"(?:Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
 # 'Saxilby Church of England Primary School': capitalised words, with the small words names use
@@ -117,6 +117,9 @@ def _profession_near(text: str, name: str | None) -> str | None:
 def extract_professional(ctx: Context) -> Found:
     found = Found(ctx.text)
     text = ctx.text
+    if ctx.forwarded_signature and ctx.text == ctx.whole_text:
+        # 'details in her signature below': the forwarded author is the professional (see h110)
+        text = f"{text}\n\n{ctx.forwarded_signature}"
     create = re.search(r"\b(add|added|set up|create|created|new)\b", text, re.I)
     change = re.search(r"\b(update|change|changed|is now|has changed|new (number|email|phone))\b", text, re.I)
     action = "change" if change and not (create and re.search(r"\b(add|set up|create)\w*\b[^.?!\n]{0,40}\bprofessional", text, re.I)) \

@@ -26,7 +26,8 @@ LABEL_RE = {
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*\s+){0,6}(?:Team|Service|Hub|Unit)"
                      r"(?:\s+(?:\([A-Z][\w\s]*\)|[A-Z][\w'-]*)){0,3})")
 JOB_TITLE_RE = re.compile(r"\b(?:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
-                          r"|\bas (?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})(?=\b)")
+                          r"|\bas (?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})(?=\b)"
+                          r"|\b(?:a|an|our) new ((?:[A-Z][\w-]*\s?){1,4})")
 ROLE_WORDS = re.compile(r"\b(worker|officer|manager|practitioner|therapist|assessor|adviser|advisor|coordinator|co-ordinator|"
                         r"assistant|lead|director|head|nurse|administrator|apprentice|student|consultant|analyst|"
                         r"professional|reviewer|mentor|visitor|psychologist)\b", re.I)
@@ -106,7 +107,7 @@ def extract_worker_account(ctx: Context) -> Found:
         title = _label("job_title", text)
         if not title:
             for m in JOB_TITLE_RE.finditer(text):
-                cand = tidy(m.group(1) or m.group(2) or "")
+                cand = tidy(next((g for g in m.groups() if g), ""))
                 if cand and ROLE_WORDS.search(cand):
                     title = cand
                     break

@@ -171,7 +171,7 @@ DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action
                               r"notification|email|reminder)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
 SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
                        r"the system|mosaic to)\b", re.I)
-ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+){0,5}[A-Z][\w'&()-]*)\s+"
+ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+(?:(?:in|of|and|for|to|on)\s+)?){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
 ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
@@ -211,7 +211,7 @@ def extract_design_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:^[ \t]*access(?: list)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:^[ \t]*access(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
@@ -235,7 +235,7 @@ def _access_items(value: str) -> list[str]:
     parts = re.split(r"\n\s*[-*•]\s*|,|\band\b|&|;", value)
     items = []
     for part in parts:
-        part = tidy(part)
+        part = tidy(re.sub(r"\(.*?\)", "", part).strip().lstrip("*-•·").strip())
         part = re.sub(r"^(?:the|our|my|and)\s+", "", part, flags=re.I)
         part = re.sub(r"^(?:[a-z]+\s+)+(?=[A-Z])", "", part)  # 'our head of service, Diane' -> 'Diane'
         if part and part[0].isupper() and not re.fullmatch(r"(?:[a-z]+\s*)+", part):
@@ -281,7 +281,9 @@ def extract_restricted_record(ctx: Context) -> Found:
 
 QUESTION_START_RE = re.compile(r"^(how|is there|is it|can i|can we|where|what|which|why|when|do i|do we|does|could i|could you tell)\b",
                                re.I)
-CALLBACK_RE = re.compile(r"\b(ring|call|phone|contact) me\b|\bgive me a (ring|call)\b|\bwhat (information|do you need)\b", re.I)
+CALLBACK_RE = re.compile(r"\b(ring|call|phone|contact) me\b|\bgive me a (ring|call)\b|\bwhat (information|do you need)\b|"
+                         r"\b(good|best) time to (call|ring|phone)\b|\bcan (i|we) (call|ring|phone)\b|"
+                         r"\bhow to do something\b|\b(help|question|query) (with|about) (something|a few things)\b", re.I)
 
 
 def extract_how_do_i(ctx: Context) -> Found:

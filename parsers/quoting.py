@@ -52,6 +52,8 @@ class Sections:
     forwarded: str = ""
     forwarded_subject: str = ""
     forwarded_from: str = ""
+    # the forwarded author's signature: a professional's details often sit only there (h110)
+    forwarded_signature: str = ""
 
     @property
     def request_text(self) -> str:
@@ -176,16 +178,16 @@ def sections_of(msg: ParsedMessage) -> Sections:
     replies = split_replies(msg.text or "")
     own = QUOTED_LINE_RE.sub("", replies[0][1])  # bottom-posted or interleaved replies keep '>' lines
     body, signature = split_signature(own, msg.sender.name)
-    forwarded = fsubject = ffrom = ""
+    forwarded = fsubject = ffrom = fsignature = ""
     is_forward = bool(FORWARD_SUBJECT_RE.match(msg.subject or "")) or bool(
         FORWARD_CUE_RE.search(body)) or bool(FORWARD_MARKER_RE.search(msg.text or ""))
     if is_forward:
         for header, text in replies[1:]:
             text = QUOTE_PREFIX_RE.sub("", text)
             ffrom = header_value(header, ("from", "von", "de", "van", "od"))
-            fbody, _ = split_signature(text, ffrom)
+            fbody, fsig = split_signature(text, ffrom)
             if fbody.strip():
-                forwarded = fbody
+                forwarded, fsignature = fbody, fsig
                 fsubject = header_value(header, ("subject", "betreff", "objet", "onderwerp", "temat"))
                 break
     for fmsg in msg.forwarded:  # forward-as-attachment (message/rfc822), see 028
@@ -195,7 +197,7 @@ def sections_of(msg: ParsedMessage) -> Sections:
             forwarded = "\n\n".join(p for p in (forwarded, text) if p)
             fsubject = fsubject or fmsg.subject
     return Sections(body=body, signature=signature, forwarded=forwarded,
-                    forwarded_subject=fsubject, forwarded_from=ffrom)
+                    forwarded_subject=fsubject, forwarded_from=ffrom, forwarded_signature=fsignature)
 
 
 def request_text_of(msg: ParsedMessage) -> str:

@@ -113,7 +113,8 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
     requester = find_requester(msg, sections.signature)
     subject = " ".join(s for s in (clean_subject(msg.subject), sections.forwarded_subject) if s)
     base = Context(text=text, subject=subject, date=msg.date, sender_name=flip_name(msg.sender.name),
-                   sender_email=msg.sender.email, signature=sections.signature, whole_text=text, options=options)
+                   sender_email=msg.sender.email, signature=sections.signature, whole_text=text, options=options,
+                   forwarded_signature=sections.forwarded_signature)
     if forced_type is None:
         cls = classify(text, subject)
         parts = split_requests(text, cls)
