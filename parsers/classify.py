@@ -42,7 +42,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                 r"|\b(been )?(appointed|promoted)\b|\bjob title\b[^.?!\n]{0,40}\b(chang|updat)", _I), 3),
     # worker_details
     ("worker_details", "name part", _(r"\b(surname|first name|forename|maiden name|married name|my name|her name|his name|"
-                                      r"title to|the title)\b", _I), 3),
+                                      r"title to|the title|my title|her title|his title)\b", _I), 3),
+    ("worker_details", "own contact change", _(r"\b(my|her|his|their) (work )?(desk phone|mobile|phone number|telephone number|phone|"
+                                               r"email address|email|landline)\b[^.?!\n]{0,20}\bto\b", _I), 2.5),
     ("worker_details", "name change", _(r"\bgot married\b|\bdeed poll\b|\bname change\b|\bfollowing (her|his|my) marriage", _I), 2.5),
     ("worker_details", "contact detail change", _(r"\b(new|change|changed|update|updated)\b[^.?!\n]{0,25}\b(work )?(mobile|desk phone|phone number|telephone number|email address|number)\b", _I), 1.5),
     ("worker_details", "worker profile", _(r"\b(my|her|his|their) (mosaic )?(profile|worker record|user details|mosaic details|details on mosaic)\b"
@@ -90,13 +92,16 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock", _I), 2.5),
     # incident
-    ("incident", "error", _(r"\berror\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
+    ("incident", "error", _(r"\berror\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b", _I), 2),
     ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
+    ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
+                             r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
+                             r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
     # person_record_change
     ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
@@ -136,7 +141,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # redirects
     ("account_locked", "account locked", _(r"\b(account|login|log-?in|log on|password)\b[^.?!\n]{0,30}\b(locked|expired|reset|disabled|"
                                            r"doesn'?t work|didn'?t work|not working)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
-                                           r"|\bcan'?t get (in)?to mosaic\b|\bcan'?t get into mosaic\b", _I), 4),
+                                           r"|\b(couldn'?t|can'?t|cannot) (log|sign) (me )?(back )?(in|on)\b", _I), 4),
+    ("account_locked", "can't get in", _(r"\bcan'?t get (in)?to mosaic\b|\bcan'?t get in\b", _I), 2),
     ("account_locked", "password", _(r"\bpassword\b", _I), 2),
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
@@ -149,12 +155,13 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
 # cues that cancel another type's evidence: 'my login is fine' (068) says the account is not locked
 NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
+    ("account_locked", _(r"\b(none of us|nobody|no one|everyone|the whole team|all of us)\b", _I), -2),
     ("worker_details", _(r"\b(moved|moving|transferred|transferring) (from|to) (the )?[^.?!\n]{0,50}\bteam\b|\bbeen (appointed|promoted)\b"
                          r"|\bjob title\b", _I), -2.5),
     ("remove_lock", _(r"\bnothing wrong with the step\b|\bcan'?t get into mosaic at all\b", _I), -4),
     ("organisation", _(r"\b(already|is) on mosaic\b", _I), -3),
     # a professional's contact details (a teacher, a GP) are not a Mosaic worker's (see 019)
-    ("worker_details", _(r"\b" + PROFESSIONS + r"\b|\bprofessionals?\b|\b(school|surgery|practice|academy)\b", _I), -2.5),
+    ("worker_details", _(r"\b" + PROFESSIONS + r"\b|\bprofessionals?\b|\b(school|surgery|practice|academy)\b", _I), -5),
 ]
 
 ACTIONABLE = ("add_address", "worker_account", "worker_details", "organisation", "professional", "how_do_i",

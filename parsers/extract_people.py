@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .context import Context, Found
-from .dates import find_date_after, find_dates, iso
+from .dates import find_date_after, find_dates, in_the_past, iso
 from .fields import EMAIL_RE, NAME_TOKEN, TITLE, person_names, tidy
 from .sentences import sentences
 
@@ -122,7 +122,7 @@ def extract_worker_account(ctx: Context) -> Found:
         dates = find_dates(label, ctx.date) if label else []
         end = dates[0] if dates else find_date_after(text, END_RE, ctx.date, window=40)
         if end:
-            found.set("end_date", iso(end.value), "end date", end.text)
+            found.set("end_date", iso(in_the_past(end, text, ctx.date)), "end date", end.text)
     if action == "change":
         detail = [s.text for s in sentences(text)
                   if re.search(r"\b(moved|moving|move|transferr|appointed|promoted|job title|role|team|base|post|account|"

@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 from .context import Context, Found
-from .dates import find_date_after, find_dates, iso
+from .dates import find_date_after, find_dates, in_the_past, iso
 from .fields import NAME_TOKEN, TITLE, find_address, find_postcode, tidy
 from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
 from .sentences import sentences, without_greeting, word_count
@@ -49,7 +49,7 @@ def extract_add_address(ctx: Context) -> Found:
                 break
     start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=45, avoid=DOB_BEFORE_RE)
     if start:
-        found.set("start_date", iso(start.value), "date after start cue", start.text)
+        found.set("start_date", iso(in_the_past(start, ctx.text, ctx.date)), "date after start cue", start.text)
     return found
 
 
@@ -96,7 +96,7 @@ def extract_remove_lock(ctx: Context) -> Found:
 
 GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|issue|fault)(?:\s*/\s*(?:incident|error|problem|issue|fault))*"
                                r"(?: with mosaic)?", re.I)
-PROBLEM_RE = re.compile(r"\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
+PROBLEM_RE = re.compile(r"\bunavailable\b|\b(is|was|went|seems|goes) down\b|\b(none of us|nobody|no one)\b|\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
                         r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
                         r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
 # 'I get this error:' then the message on its own line (see tests/messages/h57)

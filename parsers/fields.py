@@ -158,8 +158,9 @@ def find_address(text: str) -> str | None:
         return lines_after
     m = ADDRESS_IS_RE.search(text)
     if m:
-        value = re.split(r"\s+(?:and|but|so)\s+|[.;](?:\s|$)", m.group(1))[0]
-        value = POSTCODE_RE.sub("", value)
+        value = m.group(1)
+        post = POSTCODE_RE.search(value)
+        value = value[:post.start()] if post else re.split(r"\s+(?:and|but|so)\s+|[.;(](?:\s|$)", value)[0]
         if re.search(r"\d", value) and value.strip(" ,"):
             return tidy(value)
     for m in INLINE_ADDRESS_RE.finditer(text):
