@@ -119,10 +119,13 @@ def _is_name_line(line: str, tokens: tuple[str, ...]) -> bool:
     if not words or len(words) > 4 or re.search(r"[?:;@]|\d", line):
         return False
     low = [w.lower() for w in words]
-    if tokens and any(len(w) >= 2 and (w[:3] == t[:3] or t.startswith(w))
-                      for w in low[:1] for t in tokens[:1]):
+    if not tokens:
+        return False
+    if len(tokens) > 1 and tokens[-1] in low:  # 'Lauren Pike', 'Pike, Lauren'
         return True
-    return bool(tokens) and len(tokens) > 1 and tokens[-1] in low
+    # a first name alone, as people sign ('Abi' for Abigail, 'Jo' for Joanne); not 'Sam Brown' from Sam Lord
+    first = tokens[0]
+    return len(low) == 1 and len(low[0]) >= 2 and (low[0][:3] == first[:3] or first.startswith(low[0]))
 
 
 def split_signature(text: str, sender_name: str | None = None) -> tuple[str, str]:

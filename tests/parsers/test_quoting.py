@@ -56,3 +56,13 @@ def test_signature_and_footer_are_separated_and_give_the_requester() -> None:
     assert request.requester.team == "Fostering Team (Lincoln)"
     assert request.requester.phone == "01522 555178"
     assert request.fields["workstep_id"] == "55120934"
+
+
+def test_a_name_sharing_the_senders_first_name_is_not_a_signature() -> None:
+    body = ("New starter please:\n\nSam Brown\nJob title: Social Worker\nTeam: CIN Team Lincoln\n"
+            "Start date: 01/04/2027\n\nThanks\nSam\n\nSam Lord\nTeam Manager\n")
+    result = parse(("From: Sam Lord <sam.lord@example-council.gov.uk>\nSubject: New starter\n"
+                    "Date: Mon, 1 Mar 2027 10:00:00 +0000\n\n" + body).encode(), ParseOptions())
+    [request] = result.requests
+    assert "Start date" in result.request_text and "Team Manager" not in result.request_text
+    assert request.fields.get("job_title") == "Social Worker"
