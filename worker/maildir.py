@@ -37,6 +37,7 @@ class MaildirMailbox:
         self._box: mailbox.Maildir | None = None
         self._uids: dict = {}
         self._by_uid: dict[int, str] = {}
+        self._files: dict[str, Path] = {}
 
     # -- context -------------------------------------------------------------------------
     def __enter__(self) -> "MaildirMailbox":
@@ -92,15 +93,19 @@ class MaildirMailbox:
         return keys
 
     def _delivery_times(self) -> dict[str, int]:
-        """Key -> file mtime (ns): an MTA's delivery order for messages without a UID yet."""
+        """Key -> file mtime (ns): an MTA's delivery order for messages without a UID yet.
+        Also remembers each key's file, for moving it by rename."""
         times: dict[str, int] = {}
+        self._files = {}
         for sub in ("new", "cur"):
             try:
                 entries = list(os.scandir(self.path / sub))
             except FileNotFoundError:
                 continue
             for entry in entries:
-                times[entry.name.split(self.box.colon)[0]] = entry.stat().st_mtime_ns
+                key = entry.name.split(self.box.colon)[0]
+                times[key] = entry.stat().st_mtime_ns
+                self._files[key] = Path(entry.path)
         return times
 
     # -- Mailbox protocol ----------------------------------------------------------------
@@ -124,17 +129,19 @@ class MaildirMailbox:
         return self._by_uid.get(msg.uid)
 
     def _move(self, msg: RawMessage, folder: str) -> None:
+        """One rename into the folder's cur/ (atomic, no copy), as Maildir intends."""
         key = self._key_of(msg)
-        if key is None:
+        source = self._files.get(key) if key is not None else None
+        if key is None or source is None:
             return
-        target = self._folder(folder)
+        self._folder(folder)
+        target = self.path / f".{folder}" / "cur" / source.name
         try:
-            data = self.box.get_bytes(key)
-        except KeyError:
+            os.rename(source, target)
+        except FileNotFoundError:  # moved meanwhile
             return
-        target.add(data)
-        self.box.discard(key)
         self._uids["uids"].pop(key, None)
+        self._files.pop(key, None)
 
     def _folder(self, name: str) -> mailbox.Maildir:
         try:

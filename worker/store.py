@@ -326,11 +326,28 @@ def insert_row(session: Session, row: SQLModel) -> SQLModel:
     return row
 
 
+def insert_values(session: Session, model: type[SQLModel], **values: Any) -> None:
+    """INSERT one row from plain values (every NOT NULL column given): skips building a model
+    object, which costs more than the INSERT itself."""
+    table = model.__table__  # type: ignore[attr-defined]
+    key = f"{table.name}:values"
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = _INSERTS[key] = insert(table)
+    session.connection().execute(stmt, values)
+
+
+def link_message(session: Session, ticket_id: int, message_row_id: int, role: str,
+                 now: datetime) -> None:
+    insert_values(session, TicketMessage, ticket_id=ticket_id, message_id=message_row_id,
+                  role=role[:20], created_at=now)
+
+
 def add_event(session: Session, ticket_id: int | None, event_name: str, now: datetime,
               **detail: Any) -> None:
     """Append one event; detail holds field names, outcomes, references: never message text."""
-    insert_row(session, TicketEvent(ticket_id=ticket_id, kind=event_name, detail=detail,
-                                    created_at=now))
+    insert_values(session, TicketEvent, ticket_id=ticket_id, kind=event_name, actor="worker",
+                  detail=detail, created_at=now)
 
 
 # the staff web app's tables share this metadata (Alembic, schema-match test): see worker/staff.py

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from . import conversation, store
 from .config import Settings
 from .replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_kind
-from .store import STATUS_FOR_ACTION, OutboxItem, StoredMessage, Ticket, TicketMessage
+from .store import STATUS_FOR_ACTION, OutboxItem, StoredMessage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,7 @@ class TicketWriter:
             requester_team=(r.team or None) and r.team[:255],
             requester_phone=(r.phone or None) and r.phone[:64],
             sensitive=bool(request.sensitive), sensitive_kinds=list(request.sensitive),
+            edited_fields=[],  # every default_factory given: pydantic inspects factories (slow)
             created_at=self.now, updated_at=self.now)
         return self._insert(session, ticket, stored, request.missing)
 
@@ -96,8 +97,7 @@ class TicketWriter:
         store.insert_row(session, ticket)  # core INSERT ... RETURNING id: cheap at volume
         ticket.reference = f"{self.settings.helpdesk.reference_prefix}-{ticket.id:06d}"
         session.connection().execute(_SET_REFERENCE, {"tid": ticket.id, "ref": ticket.reference})
-        store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
-                                                role="request", created_at=self.now))
+        store.link_message(session, ticket.id or 0, stored.id or 0, "request", self.now)
         store.add_event(session, ticket.id, "created", self.now, type=ticket.type,
                         action=ticket.action, missing=list(missing))
         return ticket
@@ -116,8 +116,7 @@ class TicketWriter:
         if not tickets:
             return [self._new_ticket(session, stored, result, request)], "new", 0
         for ticket in tickets:
-            store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
-                                                    role=request.type[:20], created_at=self.now))
+            store.link_message(session, ticket.id or 0, stored.id or 0, request.type, self.now)
             store.add_event(session, ticket.id, request.type, self.now)
             if request.type == "bounce" and ours:
                 ticket.last_reply_error = "bounced: the reply could not be delivered"
@@ -132,8 +131,7 @@ class TicketWriter:
         targets = awaiting or threads[:1]
         replies = 0
         for ticket in targets:
-            store.insert_row(session, TicketMessage(ticket_id=ticket.id, message_id=stored.id,
-                                                    role="follow_up", created_at=self.now))
+            store.link_message(session, ticket.id or 0, stored.id or 0, "follow_up", self.now)
             store.add_event(session, ticket.id, "follow_up", self.now, status=ticket.status)
             if ticket.status != "awaiting_details":
                 continue  # a "thank you" on a done ticket: staff see it; no reply loop
@@ -187,9 +185,11 @@ class TicketWriter:
         email = self.renderer.render(ticket, target, self.now)
         if email is None:
             return 0
-        store.insert_row(session, OutboxItem(
-            ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(), kind=reply_kind(ticket) or "",
-            sender=self.settings.helpdesk.address, recipient=target.recipients[0],
-            recipients=list(target.recipients), data=reply_bytes(email),
-            status="pending", next_attempt_at=self.now, created_at=self.now))
+        store.insert_values(
+            session, OutboxItem, ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(),
+            kind=reply_kind(ticket) or "", sender=self.settings.helpdesk.address,
+            recipient=target.recipients[0], recipients=list(target.recipients),
+            data=reply_bytes(email), status="pending", attempts=0, next_attempt_at=self.now,
+            claimed_at=None, last_error=None, created_at=self.now, sent_at=None,
+            appended_sent=False)
         return 1
