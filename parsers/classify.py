@@ -27,7 +27,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
-    ("worker_account", "new starter", _(r"\bnew starter|\bstarting with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
+    ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
                                         r"|\b(set up|create|new|needs?( a)?) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b"
                                         r"|\bnew (social worker|member of staff|staff member|worker)\b", _I), 3),
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
@@ -80,6 +80,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out) (how|where)\b|\bi'?m trying to\b", _I), 3),
+    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way)\b[^?\n]*\?",
+                                      _I), 2),
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,60}\?", _I), 1.5),
     ("how_do_i", "question about Mosaic", _(r"\bquestion about (using )?mosaic|\bmosaic (query|question)|\bhow-?to\b", _I), 3),
     # duplicate_record
@@ -134,6 +136,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "value for a list", _(r"\b(add|added|adding|remove|removed)\b (to|from|in|into) (the )?(?:[A-Z][\w'-]*\s){0,4}"
                                             r"(Type|Types|List|Category|Categories|Reason|Reasons|Status|Source|Outcome|Outcomes)\b"
                                             r"|[\"“][^\"”\n]{2,40}[\"”] (be |to be )?(added|removed)\b"), 3),
+    ("design_change", "changes to forms", _(r"\b(changes?|amendments?) (to|in|on) (our |the |a |some )?(mosaic )?(forms?|steps?|workflows?|screens?)\b"
+                                            r"|\b(our|the|all) (mosaic )?(forms?|workflows?)\b[^.?!\n]{0,60}\b(changes?|review)"
+                                            r"|\breview(ing)? (all )?(of )?(our|the) (mosaic )?(forms?|workflows?)\b", _I), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

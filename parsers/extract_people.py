@@ -23,6 +23,8 @@ LABEL_RE = {
         "phone": r"tel(?:ephone)?|phone(?: number)?|main (?:tele)?phone",
         "profession": r"profession|role|job title|occupation|position",
     }.items()}
+SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:Early Help|Adult Care|Children's Services|"
+                             r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*\s+){0,6}(?:Team|Service|Hub|Unit)"
                      r"(?:\s+(?:\([A-Z][\w\s]*\)|[A-Z][\w'-]*)){0,3})")
 JOB_TITLE_RE = re.compile(r"\b(?:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
@@ -73,7 +75,7 @@ def _worker_action(text: str) -> str:
                  r"\b(clos|end|disabl|deactivat)\w* (down )?(her|his|their|the) (mosaic )?account|account (can|should|needs to|to) be (closed|ended)",
                  text, re.I):
         return "end"
-    if re.search(r"\bnew starter|\bstarting with us|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login|user)\b"
+    if re.search(r"\bnew starter|\bstart(s|ing)? with us|\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login|user)\b"
                  r"|\bnew (social worker|member of staff|staff member|worker)\b", text, re.I):
         return "add"
     return "change"
@@ -99,7 +101,7 @@ def extract_worker_account(ctx: Context) -> Found:
     found.set("worker_name", name, "worker name")
     team = _label("team", text)
     if not team and action in ("add", "dual_role"):
-        m = TEAM_RE.search(text)
+        m = TEAM_RE.search(text) or SERVICE_TEAM_RE.search(text)
         team = tidy(m.group(1)) if m else None
     if action in ("add", "dual_role"):
         found.set("team", team, "team")
