@@ -86,6 +86,7 @@ class StaleUidError(RuntimeError):
 
 
 SEARCH_UNDELETED = ["NOT", "DELETED"]  # copy+delete fallback without UIDPLUS leaves \Deleted mail
+FETCH_BYTES = 32_000_000  # largest FETCH response we ask for at once (one bigger message goes alone)
 MOVE_BATCH = 500  # queued moves sent as one UID MOVE; a round trip per message costs more than parsing
 
 
@@ -238,14 +239,31 @@ class ImapMailbox:
             batch = uids[start:start + max(1, batch_size)]
             self.flush_moves()  # the previous batch's moves, in one command
             self._select(self.inbox)  # the caller may have replayed or moved mail in between
-            with self._network("fetch"):
-                response = self.client.fetch(batch, ["BODY.PEEK[]"])
-            for uid in batch:
-                data = response.get(uid, {}).get(b"BODY[]")
-                if data is None:  # expunged by someone else since the search
-                    log.info("imap %s: uid %d vanished before fetch", self.name, uid)
-                    continue
-                yield RawMessage(folder=self.inbox, uidvalidity=uidvalidity, uid=uid, data=bytes(data))
+            for part in self._by_size(batch):
+                with self._network("fetch"):
+                    response = self.client.fetch(part, ["BODY.PEEK[]"])
+                for uid in part:
+                    data = response.get(uid, {}).get(b"BODY[]")
+                    if data is None:  # expunged by someone else since the search
+                        log.info("imap %s: uid %d vanished before fetch", self.name, uid)
+                        continue
+                    yield RawMessage(folder=self.inbox, uidvalidity=uidvalidity, uid=uid, data=bytes(data))
+
+    def _by_size(self, batch: list[int]) -> Iterator[list[int]]:
+        """Split a batch so one FETCH response stays under FETCH_BYTES (a few huge attachments)."""
+        with self._network("fetch sizes"):
+            sizes = self.client.fetch(batch, ["RFC822.SIZE"])
+        part: list[int] = []
+        total = 0
+        for uid in batch:
+            size = int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0))
+            if part and total + size > FETCH_BYTES:
+                yield part
+                part, total = [], 0
+            part.append(uid)
+            total += size
+        if part:
+            yield part
 
     def mark_processed(self, msg: RawMessage) -> None:
         self._move(msg, self.processed_folder)

@@ -270,3 +270,15 @@ def test_a_server_that_never_answers_times_out(imap_settings):
             with ImapMailbox(**{**imap_settings, "host": silent.host, "port": silent.port, "timeout": 0.5}):
                 pass
     assert time.monotonic() - started < 5
+
+
+def test_large_messages_are_fetched_in_smaller_parts(dovecot, imap_account, imap_settings, monkeypatch):
+    import worker.mailbox
+
+    big = [sample(n) + b"x" * 4000 + b"\r\n" for n in range(1, 6)]
+    deliver(dovecot, imap_account, *big)
+    monkeypatch.setattr(worker.mailbox, "FETCH_BYTES", 9000)  # two of these per FETCH
+    with ImapMailbox(**imap_settings) as box:
+        parts = list(box._by_size(sorted(m.uid for m in box.fetch_new(FRESH))))
+        assert [len(p) for p in parts] == [2, 2, 1]
+        assert [m.data for m in box.fetch_new(FRESH, batch_size=100)] == big
