@@ -17,7 +17,7 @@ PROFESSIONS = (r"(GP|doctor|health visitor|teacher|community matron|matron|distr
 # (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
 CUES: list[tuple[str, str, re.Pattern, float]] = [
     # add_address
-    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}\baddress\b"
+    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}\b(address|addy|addr)\b"
                                      r"(?![^.?!\n]{0,15}\b(book|list)\b)", _I), 3),
     ("add_address", "address to record", _(r"\baddress\b[^.?!\n]{0,40}\b(to|on) (his|her|their|the) (mosaic )?record"
                                            r"|\bas (his|her|their) (home|new) address", _I), 2),

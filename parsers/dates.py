@@ -25,7 +25,8 @@ MONTH_DAY_RE = re.compile(r"\b" + _WDAY + _MONTH + r"\.?\s+(\d{1,2})(?:st|nd|rd|
 # 'next Monday', 'this Friday', 'on Tuesday', 'today', 'tomorrow', 'yesterday'
 RELATIVE_RE = re.compile(
     r"\b(?:(next|this|last|on|from|coming)\s+)(mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)day\b"
-    r"|\b(today|tomorrow|yesterday|this morning|this afternoon|last night|tonight)\b", re.I)
+    r"|\b(today|tomorrow|yesterday|this morning|this afternoon|this evening|last night|tonight|earlier today|"
+    r"(?:since|at|after) lunch(?:time)?|first thing)\b", re.I)
 
 
 @dataclass(frozen=True)

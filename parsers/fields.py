@@ -15,6 +15,9 @@ STREET_WORDS = (r"(?:Road|Rd|Street|St|Lane|Ln|Close|Cl|Row|Way|Avenue|Ave|Drive
 INLINE_ADDRESS_RE = re.compile(
     r"\b((?:(?:Flat|Apartment|Unit|Room)\s+\d+[A-Za-z]?,?\s+)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)*,\s+)?(?:\d{1,4}[A-Za-z]?,?\s+)?"
     r"(?:[A-Z][a-z'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,?\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,3})")
+LOWER_ADDRESS_RE = re.compile(r"\b(\d{1,4}[a-z]?\s+(?:[a-z][\w'-]*\s+){1,3}" + STREET_WORDS.lower()
+                              + r"\b(?:,?\s*(?!(?:and|but|so|pls|please)\b)[a-z][\w'-]*){0,3}),?\s*(?=[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b)",
+                              re.I)
 # the inline form needs a number somewhere: a house number or a flat/unit number
 INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
 ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
@@ -166,7 +169,8 @@ def find_address(text: str) -> str | None:
     for m in INLINE_ADDRESS_RE.finditer(text):
         if INLINE_NEEDS_NUMBER_RE.search(m.group(1)):
             return tidy(POSTCODE_RE.sub("", m.group(1)))
-    return None
+    m = LOWER_ADDRESS_RE.search(text)  # phone mail in lower case: '2 elm rd, spalding pe11 2aa'
+    return tidy(m.group(1)) if m else None
 
 
 def find_street(text: str) -> str | None:
