@@ -231,6 +231,14 @@ class DovecotServer:
             f"{account.username}:{{PLAIN}}{account.password}::::::\n")
         return account
 
+    def kick(self, username: str) -> None:
+        """Drop every open IMAP connection of `username` from the server side (doveadm kick)."""
+        doveadm = Path(DOVECOT_BIN).with_name("doveadm")
+        if not doveadm.exists():
+            doveadm = Path("/usr/bin/doveadm")
+        subprocess.run([str(doveadm), "-c", str(self.root / "dovecot.conf"), "kick", username],
+                       check=True, capture_output=True, timeout=20)
+
     def stop(self) -> None:
         """Terminate Dovecot (SIGTERM to the master stops its children) and wait for it."""
         if self.proc is not None and self.proc.poll() is None:

@@ -229,3 +229,38 @@ def test_two_workers_racing_on_one_mailbox_and_postgresql(tmp_path, dovecot, ima
     assert len(answered) == len(set(answered)) == len(samples)  # every message answered once ...
     assert folder_count(dovecot, imap_account, "INBOX") == 0
     assert folder_count(dovecot, imap_account, "Processed") == len(samples)  # ... and moved once
+
+
+def test_a_connection_dropped_mid_cycle_loses_and_repeats_nothing(worker_ctx, dovecot, imap_account,
+                                                                  smtp_server):
+    """The server drops us after the first batch is stored: the next cycle finishes the job."""
+    from worker.mailbox import ImapMailbox
+
+    samples = [corpus_file(n) for n in ("001", "005", "013", "021", "029", "033")]
+    deliver(dovecot, imap_account, *samples)
+    open_mailbox = worker_ctx.open_mailbox
+
+    class DroppedAfterFirstBatch(ImapMailbox):
+        def mark_processed(self, msg):
+            super().mark_processed(msg)
+            if msg.uid == 2:  # end of the first batch (batch_size 2): stored and committed
+                dovecot.kick(imap_account.username)
+
+    def open_dropping():
+        box = open_mailbox()
+        box.__class__ = DroppedAfterFirstBatch
+        return box
+
+    worker_ctx.open_mailbox = open_dropping
+    poll, _ = cycle(worker_ctx)
+    assert not poll.ok and poll.count("new") == 2
+    worker_ctx.open_mailbox = open_mailbox
+    poll, _ = cycle(worker_ctx)
+    assert poll.ok
+    assert len(all_tickets(worker_ctx)) == len(samples)
+    answered = [m.message["In-Reply-To"] for m in smtp_server.received]
+    assert len(answered) == len(set(answered)) == len(samples)
+    # The first batch was stored but its move was lost with the connection; it is not fetched again
+    # (UIDs <= last_uid), so it stays in the INBOX, stored and answered, not processed twice.
+    assert folder_count(dovecot, imap_account, "Processed") == len(samples) - 2
+    assert folder_count(dovecot, imap_account, "INBOX") == 2
