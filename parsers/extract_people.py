@@ -96,8 +96,8 @@ def extract_worker_account(ctx: Context) -> Found:
             name = sender_full_name(ctx)
         elif others:
             name = others[0]
-        elif own:
-            name = sender_full_name(ctx)
+        elif own or re.search(r"\b(I|I'm|I've|I am|my|me)\b", text):
+            name = sender_full_name(ctx)  # about their own account: 'please close my account'
     found.set("worker_name", name, "worker name")
     team = _label("team", text)
     if not team and action in ("add", "dual_role"):
