@@ -15,7 +15,7 @@ REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl", "pl", "pt", "sv"]
 FORWARD_SUBJECT_RE = re.compile(r"^\s*((re|aw|sv)\s*:\s*)*(fw|fwd|wg|tr)\s*:", re.I)
 # the top of a forward that hands the request below on (see 008, 040, 057)
 FORWARD_CUE_RE = re.compile(
-    r"\bforward(ing|ed)\b|\bsee (the )?([\w']+ ){0,3}below\b|\bplease action the below\b"
+    r"\bforwarding\b|\bforwarded (below|e-?mail|message|request|on)\b|\bsee (the )?([\w']+ ){0,3}below\b|\bplease action the below\b"
     r"|\bbelow from\b|\b(request|email|details) below\b", re.I)
 FORWARD_MARKER_RE = re.compile(
     r"^\s*(-{2,}\s*(forwarded message|original message|weitergeleitete nachricht|message transf[ée]r[ée])"
