@@ -15,7 +15,7 @@ from worker.pipeline import WorkerContext
 from worker.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = Path("/work/shared/corpus") if Path("/work/shared/corpus").is_dir() else REPO / "tests" / "messages"
+CORPUS = REPO / "tests" / "messages"  # the shared labelled corpus, copied into the repo
 DEMO = REPO / "worker" / "demo_messages"
 # a Tuesday at 10:00 in London: inside opening hours
 OPEN_NOW = datetime(2027, 2, 16, 10, 0, tzinfo=timezone.utc)
