@@ -104,6 +104,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),
+    ("incident", "shows wrongly", _(r"\b(shows?|showing|displays?|displaying|appears?|appearing)\b[^.?!\n]{0,40}\b(in the wrong order|"
+                                    r"incorrectly|blank|twice|duplicated|garbled)\b|\bin the wrong order\b", _I), 2),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
     # person_record_change
     ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"

@@ -101,6 +101,9 @@ PROBLEM_RE = re.compile(r"\bunavailable\b|\b(is|was|went|seems|goes) down\b|\b(n
                         r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
 # 'I get this error:' then the message on its own line (see tests/messages/h57)
 ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following)\b[^\n]{0,30}:[ \t]*\n+[ \t]*([^\n]{5,200})", re.I)
+# asking how to report, not reporting (see 034)
+PROCESS_RE = re.compile(r"\b(what (information|details|do you need)|is there a form|how (do|should) i report|"
+                        r"fill in|get in touch|call me|ring me|let me know)\b", re.I)
 QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]")
 
 
@@ -113,6 +116,12 @@ def extract_incident(ctx: Context) -> Found:
                  or (PROBLEM_RE.search(s.text) and word_count(s.text) >= 8)]
     if described:
         found.set("description", " ".join(described[:2]), "sentence with a problem", described[0])
+    else:  # 'the chronology shows entries in the wrong order': a statement of what is wrong
+        plain = [s.text for s in sentences(without_greeting(text)) if word_count(s.text) >= 8
+                 and not s.text.rstrip().endswith("?") and not PROCESS_RE.search(s.text)
+                 and not ID_MENTION_RE.fullmatch(s.text.strip())]
+        if plain:
+            found.set("description", plain[0], "statement in an incident report", plain[0])
     for m in QUOTED_RE.finditer(ctx.text):
         quoted = m.group(1).strip()
         if word_count(quoted) >= 3 or re.search(r"error|\d{3}", quoted, re.I):
