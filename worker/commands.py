@@ -7,11 +7,12 @@ import logging
 import sys
 from email import message_from_bytes
 from email.policy import default as default_policy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ConfigError, Settings, load_settings
-from .store import (Store, Ticket, list_tickets, messages_of_ticket, replies_of_ticket,
-                    ticket_by_reference)
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only by commands that use it, so
+    from .store import Store, Ticket  # `helpdesk parse` starts fast
 
 __all__ = ["ConfigError", "add_worker_commands"]
 
@@ -29,6 +30,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _store(settings: Settings) -> Store:
     from .migrations import upgrade_database
+    from .store import Store
 
     upgrade_database(settings.database.url)
     return Store(settings.database.url)
@@ -93,6 +95,8 @@ def _ticket_row(t: Ticket) -> dict[str, Any]:
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
+    from .store import list_tickets
+
     _setup_logging(False)
     store = _store(_settings(args))
     try:
@@ -118,6 +122,8 @@ def _reply_summary(data: bytes) -> dict[str, Any]:
 
 
 def ticket_detail(store: Store, reference: str) -> dict[str, Any] | None:
+    from .store import messages_of_ticket, replies_of_ticket, ticket_by_reference
+
     with store.session() as session:
         t = ticket_by_reference(session, reference)
         if t is None:
