@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from .context import Context, Found
 from .dates import find_date_after, find_dates, in_the_past, iso
-from .fields import NAME_TOKEN, TITLE, find_address, find_postcode, tidy
+from .fields import NAME_TOKEN, TITLE, find_address, find_postcodes, tidy
 from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
 from .sentences import sentences, without_greeting, word_count
 
@@ -20,6 +20,7 @@ ADDRESS_TYPES = [
     ("correspondence", re.compile(r"\bcorrespondence\b", re.I)),
     ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
 ]
+OLD_ADDRESS_RE = re.compile(r"\b(old|previous|former|used to live|moved out of|(moved|moving) from)\b", re.I)
 ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
 
 
@@ -33,12 +34,22 @@ def _ids(ctx: Context) -> tuple[str | None, str | None]:
     return person, workstep
 
 
+def _new_postcode(text: str) -> str | None:
+    """The postcode of the new address: not the one an 'old/previous/moved from' address carries."""
+    found = find_postcodes(text)
+    for i, (postcode, start, _end) in enumerate(found):
+        old = OLD_ADDRESS_RE.search(text[max(0, start - 80):start])
+        if not old or i == len(found) - 1:
+            return postcode
+    return None
+
+
 def extract_add_address(ctx: Context) -> Found:
     found = Found(ctx.text)
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
     found.set("address", find_address(ctx.text), "address")
-    found.set("postcode", find_postcode(ctx.text), "postcode")
+    found.set("postcode", _new_postcode(ctx.text), "postcode")
     label = ADDRESS_TYPE_LABEL_RE.search(ctx.text)
     if label:
         found.set("address_type", tidy(label.group(1)).lower(), "label:address type")

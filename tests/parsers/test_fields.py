@@ -115,3 +115,10 @@ def test_sensitive_kinds() -> None:
 def test_without_a_date_header_only_dated_text_is_read() -> None:
     """The parser never reads the clock: year-less and relative dates need the Date header."""
     assert [d.value for d in find_dates("from Monday 4th Jan, 01/02/2027, tomorrow", None)] == [date(2027, 2, 1)]
+
+
+def test_the_new_postcode_not_the_old_one() -> None:
+    from parsers.extract_records import _new_postcode
+
+    assert _new_postcode("She has moved from 1 Old Road, Louth LN11 1AA to 5 New Road, Lincoln LN2 2BB") == "LN2 2BB"
+    assert _new_postcode("New address: 5 New Road, Lincoln LN2 2BB") == "LN2 2BB"
