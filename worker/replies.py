@@ -50,7 +50,7 @@ FIELD_LABELS = {
     "error_message": "Error message", "occurred_at": "When it happened",
     "explanation": "Explanation", "change_kind": "Kind of change", "target":
     "What should change", "item_name": "Form, step or list", "access": "Who should have access",
-    "reason": "Reason", "policy_read": "Restricted Records policy read", "action": "Action",
+    "reason": "Reason", "policy_read": "Restricted Records policy confirmed", "action": "Action",
     "phone": "Phone", "email": "Email", "surname": "Surname", "first_name": "First name",
     "mobile": "Mobile", "title": "Title",
 }

@@ -144,3 +144,33 @@ def test_a_message_that_cannot_be_stored_goes_to_failed_and_logs_no_mail_data(
     assert "could not store the message" in logged
     for private in (b"priyanka", b"Priyanka", b"example-council"):
         assert private.decode() not in logged
+
+
+def test_worker_log_names_no_person_address_subject_or_message_id(tmp_path: Path,
+                                                                   sqlite_url: str,
+                                                                   caplog) -> None:
+    import logging
+    from email import message_from_bytes as parse_bytes
+    from email.utils import getaddresses
+
+    from worker.outbox import send_pending
+    from worker.maildir import MaildirTransport
+
+    settings = make_settings(tmp_path, sqlite_url)
+    raws = [corpus(n) for n in SAMPLES]
+    deliver(settings, *raws)
+    ctx = make_ctx(settings)
+    with caplog.at_level(logging.DEBUG, logger="worker"):
+        poll_once(ctx, OPEN_NOW)
+        send_pending(ctx.store, MaildirTransport(settings.outbox.path), settings, OPEN_NOW)
+    logged = caplog.text.lower()
+    assert "uid=1 " in logged  # one line per message, by UID
+    for raw in raws:
+        msg = parse_bytes(raw)
+        for name, addr in getaddresses([msg.get("From", "")]):
+            assert addr.lower() not in logged
+            for part in name.replace(",", " ").split():
+                if len(part) > 3:
+                    assert part.lower() not in logged, part
+        assert str(msg.get("Message-ID", "")).strip("<> ").lower() not in logged
+        assert str(msg.get("Subject", "")).lower() not in logged
