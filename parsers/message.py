@@ -66,8 +66,12 @@ def parse_message(data: bytes, max_depth: int = 50) -> ParsedMessage:
         measure_depth(data, max_depth)
     except DepthExceeded as exc:
         raise MessageTooComplex(str(exc)) from None
-    msg, defects = _parse_tree(data)
-    return _from_tree(msg, max_depth, 0, defects)
+    try:
+        msg, defects = _parse_tree(data)
+        return _from_tree(msg, max_depth, 0, defects)
+    except RecursionError:
+        # the pre-scan and the stdlib disagree about some structure: still a bomb
+        raise MessageTooComplex("MIME nesting too deep") from None
 
 
 # mail-parser decodes headers with email.header.decode_header, which is quadratic in the
@@ -148,10 +152,12 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
     )
 
 
-def _body(part: Message, walk: _Walk, top: bool = False,
-          related: bool = False) -> list[tuple[str, str]]:
+def _body(part: Message, walk: _Walk, top: bool = False, related: bool = False,
+          level: int = 0) -> list[tuple[str, str]]:
     """The part's body segments ('plain' | 'html' | 'html_view', text); attachments and
     forwarded messages are collected on `walk` as a side effect."""
+    if level > walk.max_depth:
+        raise MessageTooComplex(f"MIME nesting deeper than {walk.max_depth}")
     ctype = content_type_of(part)
     payload = part.get_payload() if part.is_multipart() else None
     if isinstance(payload, list):
@@ -165,9 +171,10 @@ def _body(part: Message, walk: _Walk, top: bool = False,
             return []
         children = [c for c in payload if isinstance(c, Message)]
         if ctype == "multipart/alternative":
-            return _alternative([_body(c, walk) for c in children])
+            return _alternative([_body(c, walk, level=level + 1) for c in children])
         inner_related = ctype == "multipart/related"
-        return [seg for c in children for seg in _body(c, walk, related=inner_related)]
+        return [seg for c in children
+                for seg in _body(c, walk, related=inner_related, level=level + 1)]
     if ctype.startswith("message/"):
         if ctype in _FORWARD_TYPES:
             _forward_encoded(part, walk)

@@ -6,13 +6,29 @@ import re
 # Python's email parser recurses once per multipart level, so a MIME bomb of 1500 nested
 # parts (see tests/bugcases/30-deeply-nested-multipart.eml) exhausts the stack after about
 # a second. This scan finds the depth with one regex pass and a stack of boundaries.
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _NEWLINE = re.compile(rb"\r?\n")
+# email.feedparser.headerRE: what the stdlib accepts as a header or continuation line
+_HEADER_LINE = re.compile(rb"From |[\041-\071\073-\176]*:|[\t ]")
 _CONTENT_TYPE = re.compile(rb"(?im)^content-type[ \t]*:((?:[^\r\n]*)(?:\r?\n[ \t][^\r\n]*)*)")
-_BOUNDARY_PARAM = re.compile(rb"""(?i);\s*boundary\s*=\s*(?:"([^"]*)"|([^\s;"]+))""")
+_BOUNDARY_PARAM = re.compile(rb"""(?i);\s*boundary(\*0?\*?)?\s*=\s*(?:"([^"]*)"|([^\s;"]*))""")
 _DELIMITER_LINE = re.compile(rb"(?m)^--([^\r\n]*)\r?$")
 # message/* types the stdlib parses as a nested message (delivery-status is header blocks)
 _FLAT_MESSAGE_TYPES = (b"message/delivery-status", b"message/external-body")
+
+
+def _header_block_end(data: bytes, pos: int) -> int:
+    """Where a header block starting at `pos` ends, as the stdlib feedparser decides: at the
+    first empty line, or at the first line that is neither a header nor a continuation."""
+    while pos < len(data):
+        newline = data.find(b"\n", pos)
+        stop = len(data) if newline < 0 else newline
+        line = data[pos:stop]
+        if line in (b"", b"\r") or not _HEADER_LINE.match(line):
+            return pos
+        if newline < 0:
+            break
+        pos = newline + 1
+    return len(data)
 
 
 class DepthExceeded(Exception):
@@ -29,9 +45,11 @@ def _block_kind(headers: bytes) -> tuple[str, bytes | None]:
     if mime.startswith(b"multipart/"):
         param = _BOUNDARY_PARAM.search(value)
         if param:
-            boundary = (param.group(1) if param.group(1) is not None else param.group(2)).rstrip()
-            if boundary:
-                return "multipart", boundary
+            star, quoted, bare = param.groups()
+            boundary = quoted if quoted is not None else bare
+            if star and boundary.count(b"'") >= 2:  # RFC 2231: charset'language'value
+                boundary = boundary.split(b"'", 2)[2]
+            return "multipart", boundary.rstrip()  # an empty boundary is still one
         return "leaf", None
     if mime.startswith(b"message/") and mime not in _FLAT_MESSAGE_TYPES:
         return "message", None
@@ -53,6 +71,16 @@ def _match_delimiter(line: bytes, stack: list[bytes | None]) -> tuple[int, bool]
     return None
 
 
+def _skip_repeated_delimiters(data: bytes, pos: int, boundary: bytes | None) -> int:
+    """The stdlib skips delimiter lines of the same boundary (open or close) that directly
+    follow an opening one; the part starts after them."""
+    while True:
+        line = _DELIMITER_LINE.match(data, pos)
+        if line is None or _match_delimiter(line.group(1), [boundary]) is None:
+            return pos
+        pos = line.end() + 1
+
+
 def measure_depth(data: bytes, limit: int) -> int:
     """Deepest nesting of multipart and message/* parts in raw bytes.
 
@@ -64,20 +92,17 @@ def measure_depth(data: bytes, limit: int) -> int:
     in_headers = True
     while True:
         if in_headers:
-            if data.startswith(b"\n", pos) or data.startswith(b"\r\n", pos):
-                end = _NEWLINE.match(data, pos)  # a part with no headers
-            else:
-                end = _HEADER_END.search(data, pos)
-            headers = data[pos:end.start()] if end else data[pos:]
-            kind, boundary = _block_kind(headers)
+            end = _header_block_end(data, pos)
+            kind, boundary = _block_kind(data[pos:end])
             if kind != "leaf":
                 stack.append(boundary)
                 deepest = max(deepest, len(stack))
                 if len(stack) > limit:
                     raise DepthExceeded(f"MIME nesting deeper than {limit}")
-            if end is None:
+            if end >= len(data):
                 return deepest
-            pos = end.end()
+            blank = _NEWLINE.match(data, end)
+            pos = blank.end() if blank else end
             in_headers = kind == "message"  # an enclosed message starts with its own headers
             continue
         if all(boundary is None for boundary in stack):
@@ -93,4 +118,6 @@ def measure_depth(data: bytes, limit: int) -> int:
         line, (index, closing) = found
         del stack[index + (0 if closing else 1):]
         pos = line.end() + 1
+        if not closing:
+            pos = _skip_repeated_delimiters(data, pos, stack[index])
         in_headers = not closing

@@ -185,3 +185,44 @@ def test_text_and_subject_survive_encoding(body: str, subject: str, charset: str
     assert folded(parsed.text) == folded(body.replace("\xa0", " "))
     assert folded(parsed.subject) == folded(subject.replace("\xa0", " "))
     assert parsed.sender.email == "test@example.org"
+
+
+def stdlib_depth(data: bytes) -> int:
+    """How deep the stdlib's own parser nests this message (iteratively, no recursion)."""
+    import email as stdlib_email
+
+    root = stdlib_email.message_from_bytes(data)
+    deepest, stack = 0, [(root, 0)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        # message/delivery-status holds flat header blocks: listed as parts, never nested
+        if part.is_multipart() and part.get_content_type() != "message/delivery-status":
+            stack.extend((child, depth + 1) for child in part.get_payload())
+    return deepest
+
+
+@st.composite
+def damaged_bomb(draw: st.DrawFn) -> bytes:
+    """A 60-level nested multipart with random damage (the shape fuzzing broke the scan with)."""
+    lines = [b"From: x@example.org", b'Content-Type: multipart/mixed; boundary="n0"', b""]
+    for i in range(60):
+        lines += [f"--n{i}".encode(), f'Content-Type: multipart/mixed; boundary="n{i + 1}"'.encode(), b""]
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(lines)))
+        lines.insert(at, draw(st.sampled_from([b"P", b"", b" folded", b"X-A: b", b"--n5", b"--n3--",
+                                                 b"Content-Type: message/rfc822", b"\tx"])))
+    if draw(st.booleans()):
+        del lines[draw(st.integers(0, len(lines) - 1))]
+    newline = draw(st.sampled_from([b"\r\n", b"\n"]))
+    return newline.join(lines) + newline
+
+
+@FAST
+@given(st.one_of(message(), damaged_bomb()))
+def test_depth_prescan_never_underestimates_the_stdlib(data: bytes) -> None:
+    """The pre-scan is the only guard before a recursive parser: it must see at least the
+    nesting the stdlib will build."""
+    from parsers.mime_depth import measure_depth
+
+    assert measure_depth(data, 10**6) >= stdlib_depth(data)
