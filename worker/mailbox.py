@@ -122,11 +122,16 @@ class ImapMailbox:
         self._selected: str | None = None
         self._selected_uidvalidity: int | None = None
         self._known_folders: set[str] = set()
-        self._queued: dict[tuple[str, str], list[int]] = {}  # (from folder, to folder) -> uids
+        self._queued: dict[tuple[str, int, str], list[int]] = {}  # (from, its UIDVALIDITY, to) -> uids
 
     # -- connection -----------------------------------------------------------------------------
 
     def __enter__(self) -> "ImapMailbox":
+        self._connect()
+        return self
+
+    def _connect(self) -> None:
+        """Open, secure and log in; select the inbox. Failures raise MailboxUnavailableError."""
         with self._network("connect"):
             ctx = tls_context(self.verify_tls, self.ca_file) if self.security != "plain" else None
             client = IMAPClient(self.host, self.port, ssl=self.security == "tls", ssl_context=ctx,
@@ -140,30 +145,45 @@ class ImapMailbox:
                 raise
         self._client = client
         self._known_folders.clear()
+        self._selected = None
         try:
-            self._select(self.inbox)
+            self._select_now(self.inbox)
         except BaseException:
-            self.__exit__()
+            self._logout()
             raise
         log.debug("imap %s: connected, inbox uidvalidity %s", self.name, self._selected_uidvalidity)
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self._client is None:
             return
         try:
-            self.flush_moves()
+            try:
+                self.flush_moves()
+            except MailboxUnavailableError:
+                self._retry_moves_on_new_connection()
         except MailboxUnavailableError as err:
-            # The messages stay in the inbox; the next poll finds them stored and moves them then.
-            log.warning("imap %s: queued moves not done (%s)", self.name, type(err).__name__)
+            # Stored but not moved: the messages stay in the inbox (see fetch_new's caller).
+            log.warning("imap %s: %d queued move(s) not done (%s)", self.name,
+                        sum(map(len, self._queued.values())), type(err).__name__)
+            self._logout()
             if not exc or exc[0] is None:
-                self._logout()
                 raise
+            return
         self._logout()
+
+    def _retry_moves_on_new_connection(self) -> None:
+        """The connection died with moves queued for messages already stored: reconnect once for them."""
+        log.info("imap %s: connection lost with %d queued move(s); reconnecting once", self.name,
+                 sum(map(len, self._queued.values())))
+        queued = dict(self._queued)
+        self._logout()
+        self._connect()
+        self._queued = queued
+        self.flush_moves()
 
     def _logout(self) -> None:
         client, self._client, self._selected = self._client, None, None
-        self._queued.clear()
+        self._queued = {}
         if client is None:
             return
         try:
@@ -193,10 +213,13 @@ class ImapMailbox:
         """Select `folder` read-write (unless already selected); returns its UIDVALIDITY."""
         if self._selected != folder:
             self.flush_moves()
-            with self._network(f"select {folder}"):
-                info = self.client.select_folder(folder)
-            self._selected, self._selected_uidvalidity = folder, int(info[b"UIDVALIDITY"])
+            self._select_now(folder)
         return self._selected_uidvalidity  # type: ignore[return-value]
+
+    def _select_now(self, folder: str) -> None:
+        with self._network(f"select {folder}"):
+            info = self.client.select_folder(folder)
+        self._selected, self._selected_uidvalidity = folder, int(info[b"UIDVALIDITY"])
 
     def _ensure_folder(self, folder: str) -> None:
         """Create `folder` if the server lacks it (another worker creating it at the same time is fine)."""
@@ -276,7 +299,7 @@ class ImapMailbox:
         self._ensure_folder(folder)
         if self._select(msg.folder) != msg.uidvalidity:
             raise StaleUidError(f"imap {self.name}: {msg.folder} UIDVALIDITY changed; uid {msg.uid} not moved")
-        queue = self._queued.setdefault((msg.folder, folder), [])
+        queue = self._queued.setdefault((msg.folder, msg.uidvalidity, folder), [])
         queue.append(msg.uid)
         if len(queue) >= MOVE_BATCH:
             self.flush_moves()
@@ -288,16 +311,21 @@ class ImapMailbox:
         inbox, already stored; a lost connection raises MailboxUnavailableError.
         """
         while self._queued:
-            (source, dest), uids = self._queued.popitem()
-            if source != self._selected:  # cannot happen: selecting another folder flushes first
-                raise RuntimeError(f"queued moves from {source} while {self._selected} is selected")
-            try:
-                self._move_uids(uids, dest)
-            except IMAPClientError as err:
-                log.warning("imap %s: %d message(s) not moved to %s (%s)", self.name, len(uids), dest,
-                            type(err).__name__)
-                continue
-            log.debug("imap %s: %d message(s) moved to %s", self.name, len(uids), dest)
+            key = next(iter(self._queued))
+            (source, uidvalidity, dest), uids = key, self._queued[key]
+            if source != self._selected:  # only after a reconnect: selecting a folder flushes first
+                self._select_now(source)
+            if self._selected_uidvalidity != uidvalidity:  # the UIDs may name other messages now
+                log.warning("imap %s: %s UIDVALIDITY changed; %d queued move(s) dropped", self.name,
+                            source, len(uids))
+            else:
+                try:
+                    self._move_uids(uids, dest)  # a lost connection raises with the queue intact
+                    log.debug("imap %s: %d message(s) moved to %s", self.name, len(uids), dest)
+                except IMAPClientError as err:
+                    log.warning("imap %s: %d message(s) not moved to %s (%s)", self.name, len(uids), dest,
+                                type(err).__name__)
+            del self._queued[key]
 
     def _move_uids(self, uids: list[int], folder: str) -> None:
         """Move `uids` from the selected folder; those another worker moved meanwhile are skipped."""
