@@ -72,6 +72,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("professional", "profession", _(r"\b" + PROFESSIONS + r"s?\b", _I), 1.5),
     ("professional", "add profession", _(r"\b(add|set up|create|new)\b[^.?!\n]{0,20}\b" + PROFESSIONS + r"\b", _I), 3),
     ("professional", "profession at org", _(r"\b" + PROFESSIONS + r"\b\)?,? (at|for|from) [A-Z]", _I), 2),
+    # a named person with their profession beside the name: 'Claire Dunn, Health Visitor', 'GP Dr Amir Khan'
+    ("professional", "named professional", _(r"\b[A-Z][a-z]+ [A-Z][a-z'-]+\s*[,(–-]\s*(?:(?i:our|the|a|an) )?(?i:" + PROFESSIONS + r")\b"
+                                             r"|\b(?i:" + PROFESSIONS + r")\s*[,:]?\s*(?:Dr |Mr |Mrs |Ms |Miss )?[A-Z][a-z]+ [A-Z][a-z'-]+"), 3),
     ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
     # how_do_i
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),

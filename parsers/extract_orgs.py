@@ -46,10 +46,10 @@ def extract_organisation(ctx: Context) -> Found:
     found = Found(ctx.text)
     text = ctx.text
     rename = RENAME_RE.search(text)
-    create = re.search(r"\b(create|created|set up|add(ed)?|new)\b|\bnot (yet )?on mosaic|isn'?t on mosaic", text, re.I)
+    create = re.search(r"\b(creat\w*|set up|add(ed)?|new)\b|\bnot (yet )?on mosaic|isn'?t on mosaic", text, re.I)
     change = rename or re.search(r"\b(change|changed|update|updated|will change|is now|has moved)\b", text, re.I)
-    action = "change" if change and (rename or not re.search(r"\b(create|set up)\b|isn'?t on mosaic|not (yet )?on mosaic",
-                                                                  text, re.I)) else "create" if create else "change"
+    create_strong = re.search(r"\b(creat\w*|set up)\b|isn'?t on mosaic|not (yet )?on mosaic|\bnew organisation\b", text, re.I)
+    action = "change" if change and (rename or not create_strong) else "create" if create else "change"
     found.set("action", action, "action cue")
     name = _label("organisation_name", text)
     new_name = tidy(rename.group(1)) if rename else None

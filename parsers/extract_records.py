@@ -65,7 +65,8 @@ def extract_add_address(ctx: Context) -> Found:
 
 
 KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|main record(?: is)?|merge[^.?!\n\d]{0,20}\binto)\D{0,25}?(\d{4,10})\b"
-                     r"|\b(\d{4,10})\b[^.?!\n]{0,40}\b(?:should be kept|is the one to keep|to keep|as the master|is the master|"
+                     r"|\b(\d{4,10})\b[^.?!\n]{0,60}\b(?:should be kept|is the one to keep|to keep|as the master|is the master|"
+                     r"(?:the )?(?:one|record) (?:we|to|you|I'?d|I would) (?:should )?keep|"
                      r"is the (?:correct|right|main|original) (?:one|record))\b",
                      re.I)
 
