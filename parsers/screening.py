@@ -53,6 +53,10 @@ _ASKING = re.compile(r"\?|\b(can|could|would|will) you\b|\bplease (remove|unlock
                      r"create|change|update|set up|close|end|delete|merge|restrict|help|advise|"
                      r"reset|amend|correct)\b|\bi need\b|\bwe need\b", re.I)
 _REPLY_SUBJECT = re.compile(r"^\s*(re|aw|sv|antw|r|rif|réf|ref)\s*:", re.I)
+# a reply that carries an ID-like number is someone answering us ("on leave till Monday - the
+# workstep is 4455667"); UK phone numbers are removed first, absence notices often give one
+_PHONE = re.compile(r"(?:\+44\s?|\b0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}\b")
+_ID_LIKE = re.compile(r"\b\d{6,10}\b")
 MAX_AUTO_BODY = 900  # automatic replies are short; longer mail is a person writing
 
 
@@ -136,6 +140,8 @@ def is_out_of_office(msg: ParsedMessage) -> bool:
         return False  # an automatic reply always answers something
     opening = msg.text.strip()[:300]
     if len(msg.text.strip()) > MAX_AUTO_BODY or _ASKING.search(msg.text):
+        return False
+    if _ID_LIKE.search(_PHONE.sub(" ", msg.text)):
         return False
     away = _AWAY_BODY.search(opening)
     if away is None:

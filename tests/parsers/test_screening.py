@@ -66,6 +66,10 @@ def test_out_of_office_body_needs_a_reply_that_asks_for_nothing() -> None:
     assert screened("Subject: Re: your ticket", body=asks) is None
     long_mail = notice + " " + "We reviewed the case notes together. " * 40
     assert screened("Subject: Re: your ticket", body=long_mail) is None
+    answering = "I'm on annual leave until Monday 12 May - the workstep ID is 4455667."
+    assert screened("Subject: Re: your ticket", body=answering) is None
+    with_phone = notice + " Urgent matters: call the duty desk on 01522 555190 or 07700 900902."
+    assert screened("Subject: Re: your ticket", body=with_phone) == "auto_reply"
 
 
 def test_other_machine_reports_are_auto_replies() -> None:
