@@ -276,7 +276,9 @@ class RecordingHandler:
         self.rcpt_replies: dict[str, str] = {}  # lower-case address -> reply, e.g. "450 try later"
         self.mail_reply: str | None = None  # refuse every MAIL FROM with this reply
         self.data_reply: str | None = None  # refuse every DATA with this reply
+        self.per_connection_limit: int | None = None  # then MAIL gets 421, like Exchange's limit
         self.connections = 0
+        self._per_session: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -284,12 +286,17 @@ class RecordingHandler:
             self.received.clear()
             self.rcpt_replies.clear()
             self.mail_reply = self.data_reply = None
+            self.per_connection_limit = None
             self.connections = 0
+            self._per_session.clear()
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope, address: str,
                           mail_options: list[str]) -> str:
         if self.mail_reply:
             return self.mail_reply
+        limit = self.per_connection_limit
+        if limit is not None and self._per_session.get(id(session), 0) >= limit:
+            return "421 4.7.0 Too many messages on this connection, closing"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -308,6 +315,7 @@ class RecordingHandler:
         with self._lock:
             self.received.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos),
                                               bytes(envelope.original_content or envelope.content)))
+            self._per_session[id(session)] = self._per_session.get(id(session), 0) + 1
         return "250 Message accepted"
 
 

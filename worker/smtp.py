@@ -84,8 +84,9 @@ class SmtpTransport:
     def send(self, data: bytes, sender: str, recipients: list[str]) -> None:
         """Send one rendered reply. Raises PermanentSendError (5xx) or TemporarySendError (4xx, network).
 
-        A connection the server closed since the previous send is reopened once; a server found
-        unreachable in this run is not tried again for the following replies (they fail fast).
+        A connection the server closed since the previous send (or closes with 421, as servers
+        limiting messages per connection do) is reopened once; a server found unreachable in this
+        run is not tried again for the following replies (they fail fast).
         """
         if not recipients:
             raise PermanentSendError("no recipients")
@@ -98,7 +99,7 @@ class SmtpTransport:
             self._close(quit_first=False)
             if not reused:
                 raise self._mark_unreachable("server closed the connection") from None
-            log.info("smtp %s:%d: server closed the idle connection; reconnecting once", self.host, self.port)
+            log.info("smtp %s:%d: server closed the connection; reconnecting once", self.host, self.port)
             try:
                 self._send_once(data, sender, recipients)
             except smtplib.SMTPServerDisconnected:
@@ -127,12 +128,16 @@ class SmtpTransport:
             raise
         except smtplib.SMTPRecipientsRefused as err:  # smtplib has already sent RSET
             codes = sorted({code for code, _ in err.recipients.values()})
+            if 421 in codes:  # the server is closing this connection (smtplib closed it)
+                self._close(quit_first=False)
+                raise smtplib.SMTPServerDisconnected("421 at RCPT") from err
             if any(500 <= c < 600 for c in codes) and not any(400 <= c < 500 for c in codes):
                 raise PermanentSendError(f"every recipient refused: {codes}") from err
             raise TemporarySendError(f"every recipient refused: {codes}") from err
-        except smtplib.SMTPResponseException as err:  # sender refused, DATA refused, 421, ... (RSET sent)
-            if err.smtp_code == 421:  # the server is closing this connection
+        except smtplib.SMTPResponseException as err:  # sender refused, DATA refused, ... (RSET sent)
+            if err.smtp_code == 421:  # closing this connection, e.g. a messages-per-connection limit
                 self._close(quit_first=False)
+                raise smtplib.SMTPServerDisconnected(f"421 from {type(err).__name__}") from err
             raise _error_for(err.smtp_code, type(err).__name__) from err
         except (smtplib.SMTPException, OSError) as err:
             self._close(quit_first=False)

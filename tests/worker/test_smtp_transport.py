@@ -95,6 +95,24 @@ def test_a_connection_dropped_between_sends_is_reopened_once(smtp_server):
     assert smtp_server.handler.connections == 2
 
 
+def test_a_server_limiting_messages_per_connection_gets_a_new_connection(smtp_server):
+    smtp_server.handler.per_connection_limit = 2
+    with transport_for(smtp_server) as transport:
+        for n in range(5):
+            transport.send(reply(n), SENDER, [AMY])
+    assert len(smtp_server.received) == 5
+    assert smtp_server.handler.connections == 3
+
+
+def test_a_server_closing_at_once_with_421_is_temporary_for_the_whole_run(smtp_server):
+    smtp_server.handler.mail_reply = "421 4.3.2 System shutting down"
+    with transport_for(smtp_server) as transport:
+        for n in range(3):
+            with pytest.raises(TemporarySendError):
+                transport.send(reply(n), SENDER, [AMY])
+    assert smtp_server.handler.connections == 1  # no reconnect storm against a closing server
+
+
 def test_starttls_verified_by_ca_file_then_login(smtp_starttls_server, smtp_tls_files):
     settings = {"ca_file": str(smtp_tls_files.cert), "username": "helpdesk", "password": "smtp-secret"}
     with transport_for(smtp_starttls_server, **settings) as transport:
