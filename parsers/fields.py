@@ -106,7 +106,7 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
         if not pm:
             continue
         postcode = f"{pm.group(1).upper()} {pm.group(2).upper()}"
-        before = line[:pm.start()].strip(" ,")
+        before = re.split(r"[:.?!]\s+|\s+-\s+", line[:pm.start()])[-1].strip(" ,")  # 'New address for PID 1: 3 Mill Lane'
         if len(before) > 50:
             continue
         block: list[str] = [before] if before else []

@@ -112,6 +112,8 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
     """Classify and extract the request(s) in `text` (the message's request text, or a conversation's)."""
     requester = find_requester(msg, sections.signature)
     subject = " ".join(s for s in (clean_subject(msg.subject), sections.forwarded_subject) if s)
+    if subject and len(re.findall(r"[A-Za-z]{2,}", text)) < 8:
+        text = f"{subject}\n\n{text}".strip()  # the request is in the subject line ('PID 1234567 new address ...')
     base = Context(text=text, subject=subject, date=msg.date, sender_name=flip_name(msg.sender.name),
                    sender_email=msg.sender.email, signature=sections.signature, whole_text=text, options=options,
                    forwarded_signature=sections.forwarded_signature)

@@ -68,3 +68,11 @@ def test_min_explanation_words_comes_from_options() -> None:
     [strict] = parse(data, ParseOptions(min_explanation_words=40)).requests
     [lenient] = parse(data, ParseOptions(min_explanation_words=5)).requests
     assert "explanation" in strict.missing and "explanation" not in lenient.missing
+
+
+def test_a_request_written_in_the_subject_line_alone() -> None:
+    data = ("From: Ann Lee <ann.lee@example-council.gov.uk>\nSubject: New address for PID 1234567: 3 Mill Lane, "
+            "Louth LN11 0AA\nDate: Mon, 1 Mar 2027 10:00:00 +0000\n\nThanks\n\nAnn\n").encode()
+    [request] = parse(data, ParseOptions()).requests
+    assert request.type == "add_address" and request.action == "ack"
+    assert request.fields["address"] == "3 Mill Lane, Louth" and request.fields["postcode"] == "LN11 0AA"
