@@ -104,7 +104,9 @@ class ImapMailbox:
 
     mark_processed/mark_failed queue the move; queued moves go out as one UID MOVE per folder before
     the next fetch batch, before any other folder operation, and at exit (even when the cycle fails).
-    A crash in between leaves the messages in the inbox, where the next poll finds them stored.
+    If the connection dies with moves queued, exit retries them once on a new connection; failing
+    that (or if the process dies), those messages stay in the inbox, already stored: fetch_new does
+    not return UIDs <= last_uid again, so they are never processed twice.
     """
 
     def __init__(self, host: str, port: int, username: str, password: str, *, security: str = "tls",
@@ -162,7 +164,7 @@ class ImapMailbox:
             except MailboxUnavailableError:
                 self._retry_moves_on_new_connection()
         except MailboxUnavailableError as err:
-            # Stored but not moved: the messages stay in the inbox (see fetch_new's caller).
+            # Stored but not moved: the messages stay in the inbox (see the class docstring).
             log.warning("imap %s: %d queued move(s) not done (%s)", self.name,
                         sum(map(len, self._queued.values())), type(err).__name__)
             self._logout()
