@@ -145,8 +145,9 @@ class Reply:
 class Client:
     """A browser-less HTTP client with a cookie jar; never follows redirects."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, timeout: float = 20.0) -> None:
         self.base = base
+        self.timeout = timeout
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar),
                                                   _NoRedirect)
@@ -155,7 +156,7 @@ class Client:
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         req = urllib.request.Request(self.base + path, data=body, method=method)
         try:
-            with self.opener.open(req, timeout=20) as resp:
+            with self.opener.open(req, timeout=self.timeout) as resp:
                 return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()},
                              resp.read().decode("utf-8", "replace"))
         except urllib.error.HTTPError as exc:

@@ -16,7 +16,7 @@ from . import actions
 from .app import WebState, flash, redirect, render, staff_only, web
 from .fields import all_types
 from .outgoing import ReplyError
-from .queue import STATUSES, QueueFilter, parse_cursor, queue_page
+from .queue import COUNT_CAP, STATUSES, QueueFilter, parse_cursor, queue_page
 from .search import needs_keys
 from .security import CSRF_FIELD, csrf_ok
 from .ticket_view import attachment_of, ticket_page
@@ -104,7 +104,7 @@ async def queue(request: Request) -> Response:
     page = data["page"]
     next_url = f"/?{urlencode({**keep, 'after': page.next_cursor})}" if page.next_cursor else None
     return render(request, "queue.html.j2", {
-        **data, "statuses": STATUSES, "types": all_types(), "filter": f,
+        **data, "statuses": STATUSES, "types": all_types(), "filter": f, "cap": COUNT_CAP,
         "assignee_param": assignee, "next_url": next_url,
         "status_url": lambda s: "/?" + urlencode({**{k: v for k, v in keep.items()
                                                     if k != "status"}, **({"status": s} if s else {})}),

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 STATUSES = ("triage", "awaiting_details", "ready", "in_progress", "resolved", "redirected",
             "ignored")
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,23 @@ def _filtered(query: Any, f: QueueFilter, prefix: str, with_status: bool = True)
 
 
 def status_counts(session: Session, f: QueueFilter, prefix: str) -> dict[str, int]:
-    """Tickets per status under the type/assignee/search filters (not the status one)."""
-    query = _filtered(select(Ticket.status, func.count()).group_by(Ticket.status), f, prefix,
-                      with_status=False)
-    found = {status: n for status, n in session.execute(query)}
-    return {s: found.get(s, 0) for s in STATUSES} | {s: n for s, n in found.items()
-                                                      if s not in STATUSES}
+    """Tickets per status under the type/assignee/search filters (not the status one).
+
+    Each count stops at COUNT_CAP + 1 (shown as "10000+"): resolved and ignored tickets grow
+    without end, and an exact count of them would scan them all on every page view."""
+    if matching_ids_query(f.q, prefix) is not None:
+        # a search: one pass over its (indexed) matches beats seven capped counts of them
+        query = _filtered(select(Ticket.status, func.count()).group_by(Ticket.status), f,
+                          prefix, with_status=False)
+        found = dict(session.execute(query).all())
+        return {s: found.get(s, 0) for s in STATUSES}
+    counts = []
+    for status in STATUSES:
+        inner = _filtered(select(Ticket.id).where(Ticket.status == status), f, prefix,
+                          with_status=False).limit(COUNT_CAP + 1).subquery()
+        counts.append(select(func.count()).select_from(inner).scalar_subquery().label(status))
+    row = session.execute(select(*counts)).one()
+    return dict(zip(STATUSES, row))
 
 
 def queue_page(session: Session, f: QueueFilter, prefix: str, now: datetime,
@@ -113,5 +125,10 @@ def queue_page(session: Session, f: QueueFilter, prefix: str, now: datetime,
             "missing": list(r.missing or []), "confidence": r.confidence,
             "sensitive": r.sensitive, "subject": r.subject} for r in rows]
     cursor = format_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    total = counts.get(f.status, 0) if f.status else sum(counts.values())
-    return QueuePage(rows=out, counts=counts, total=total, next_cursor=cursor, filter=f)
+    shown = [counts[f.status]] if f.status else list(counts.values())
+    total = sum(min(n, COUNT_CAP) for n in shown)
+    total_text = f"{total}+" if any(n > COUNT_CAP for n in shown) else str(total)
+    return QueuePage(rows=out, counts=counts, total=total, next_cursor=cursor, filter=f,
+                     extra={"total_text": total_text,
+                            "all_text": f"{sum(min(n, COUNT_CAP) for n in counts.values())}"
+                                        f"{'+' if any(n > COUNT_CAP for n in counts.values()) else ''}"})

@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
@@ -62,23 +61,27 @@ class SearchIndex:
         self._since: datetime | None = None  # None: scan everything once
 
     def sync(self, now: datetime) -> int:
-        """Re-index tickets changed since the last sync; returns how many were re-indexed."""
+        """Re-index tickets changed since the last sync; returns how many were re-indexed.
+
+        Each chunk is its own short transaction, so the worker and other staff requests can
+        write between them (SQLite has one writer at a time)."""
         with self._lock:
-            started = now
-            done = 0
+            with self.store.session() as session:
+                rows = list(session.execute(self._changed()))
             try:
-                with self.store.session() as session:
-                    done = self._sync(session)
+                for start in range(0, len(rows), CHUNK):
+                    with self.store.session() as session:
+                        self._write(session, rows[start:start + CHUNK])
             except IntegrityError:
                 # another app process indexed the same tickets at the same moment: theirs stand
                 log.info("search keys: concurrent sync, skipped")
                 return 0
-            self._since = started - SYNC_WINDOW
-            if done:
-                log.info("search keys: %d ticket(s) indexed", done)
-            return done
+            self._since = now - SYNC_WINDOW
+            if rows:
+                log.info("search keys: %d ticket(s) indexed", len(rows))
+            return len(rows)
 
-    def _sync(self, session: Session) -> int:
+    def _changed(self) -> Any:
         query = (select(Ticket.id, Ticket.fields, Ticket.requester_email, Ticket.requester_name,
                         Ticket.updated_at, SearchIndexed.ticket_id.label("indexed"))
                  .outerjoin(SearchIndexed, SearchIndexed.ticket_id == Ticket.id)  # type: ignore[arg-type]
@@ -86,10 +89,7 @@ class SearchIndex:
                             SearchIndexed.updated_at != Ticket.updated_at)))
         if self._since is not None:
             query = query.where(Ticket.updated_at >= self._since)
-        rows = list(session.execute(query))
-        for start in range(0, len(rows), CHUNK):
-            self._write(session, rows[start:start + CHUNK])
-        return len(rows)
+        return query
 
     @staticmethod
     def _write(session: Session, rows: list[Any]) -> None:
@@ -133,21 +133,7 @@ def matching_ids_query(term: str, prefix: str) -> Any | None:
                                              SearchKey.kind == "requester")
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def needs_keys(term: str, prefix: str) -> bool:
     """Whether a search term is answered from search_keys (so they must be synced first)."""
     return bool(term.strip()) and reference_of(" ".join(term.split()), prefix) is None
 
-
-def chunks(values: Iterable[int], size: int = CHUNK) -> Iterable[list[int]]:
-    batch: list[int] = []
-    for v in values:
-        batch.append(v)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
