@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import ssl
 
 from worker.mailbox import tls_context
 from worker.transport import PermanentSendError, TemporarySendError

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
-from tests.servers import DovecotServer, ImapAccount, SmtpServer, write_worker_config
+from tests.servers import DovecotServer, ImapAccount, write_worker_config
 from worker import store
 from worker.config import load_settings
 from worker.edges import build_context, make_transport
