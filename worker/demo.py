@@ -5,16 +5,16 @@ import logging
 from dataclasses import dataclass, field
 from importlib import resources
 
+from sqlmodel import select
+
 from .config import ConfigError, Settings
-from .edges import build_context, make_mailbox, utcnow
+from .edges import build_context, make_mailbox
 from .maildir import MaildirMailbox
 from .migrations import upgrade_database
 from .outbox import SendReport
 from .pipeline import CycleReport
 from .scheduler import run_once
-from .store import Store, list_tickets, replies_of_ticket, tickets_of_message
-from .store import StoredMessage
-from sqlmodel import select
+from .store import Store, StoredMessage, replies_of_ticket, tickets_of_message
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def run_demo(settings: Settings) -> DemoReport:
         raise ConfigError("demo seeds the local Maildir: set [mailbox] kind = \"maildir\"")
     upgrade_database(settings.database.url)
     mailbox = make_mailbox(settings)
-    assert isinstance(mailbox, MaildirMailbox)
+    if not isinstance(mailbox, MaildirMailbox):
+        raise ConfigError("demo needs the Maildir mailbox")
     samples = bundled_messages()
     with mailbox:
         for _name, data in samples:
@@ -90,4 +91,3 @@ def _tickets_for(store: Store, poll: CycleReport) -> list[DemoTicket]:
     return sorted(out.values(), key=lambda t: t.reference)
 
 
-__all__ = ["run_demo", "DemoReport", "DemoTicket", "list_tickets"]

@@ -7,8 +7,8 @@ CLAIM_TIMEOUT and is resent with its stored bytes (same Message-ID).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, update

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from parsers import ParseOptions, ParseResult, Request
+from parsers import ParseOptions, ParseResult, Request, Requester
 from sqlalchemy import bindparam, update
 from sqlmodel import Session
 
@@ -57,7 +57,6 @@ class TicketWriter:
 
     # -- new tickets ---------------------------------------------------------------------
     def _triage_request(self, result: ParseResult) -> Request:
-        from parsers import Requester
         sender = result.message.sender if result.message else None
         return Request("unknown", "triage", {}, (), 0.0,
                        Requester(email=sender.email if sender else None,
