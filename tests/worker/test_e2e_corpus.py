@@ -82,3 +82,23 @@ def test_every_corpus_sample_through_run_once(tmp_path, dovecot, imap_account, s
 
     again = run_once(config, imap_account.password)
     assert again.returncode == 0 and "0 fetched" in again.stdout and "send: 0 sent" in again.stdout
+
+
+def test_replay_returns_failed_mail_to_the_inbox_and_the_next_run_handles_it(
+        tmp_path, dovecot, imap_account, smtp_server, sqlite_url):
+    lock = next(CORPUS.glob("029-*.eml")).read_bytes()
+    with IMAPClient(dovecot.host, dovecot.plain_port, ssl=False, timeout=30) as client:
+        client.login(imap_account.username, imap_account.password)
+        client.create_folder("Failed")
+        client.append("Failed", lock)  # as an earlier cycle would have left it after an outage
+    config = write_worker_config(tmp_path / "config.toml", dovecot, imap_account, smtp_server, sqlite_url,
+                                 password_env=PASSWORD_ENV)
+    env = {**os.environ, PASSWORD_ENV: imap_account.password}
+    env.pop("HELPDESK_DATABASE_URL", None)
+    replay = subprocess.run([sys.executable, "-m", "worker.cli", "replay", "--config", str(config)],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr[-2000:]
+    assert replay.stdout.startswith("1 message(s) moved")
+    done = run_once(config, imap_account.password)
+    assert done.returncode == 0 and "1 fetched, 1 new" in done.stdout
+    assert [m.message["In-Reply-To"].strip() for m in smtp_server.received] == [header(lock, "Message-ID")]
