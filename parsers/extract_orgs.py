@@ -16,7 +16,7 @@ ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+(?:(?:of|and|on|upon|de|la)\s+)?)
 ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
 RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?:called|known as)|will be known as|"
                        r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
-ORG_TYPES = re.compile(r"\b(GP surgery|GP practice|children's home|care home|nursing home|residential home|pharmacy|dental practice|"
+ORG_TYPES = re.compile(r"\b(?:a|an|new|is a|as a)\s+(?:new\s+)?(GP surgery|GP practice|children's home|care home|nursing home|residential home|pharmacy|dental practice|"
                        r"health centre|primary school|secondary school|school|academy|hospice|supported living)\b", re.I)
 NEW_VALUE_CUE = re.compile(r"\b(change to|changed to|is now|will be|new (?:number|phone|email)(?: is)?|now)\b", re.I)
 
