@@ -120,7 +120,9 @@ class Settings:
         return ParseOptions(min_explanation_words=h.min_explanation_words,
                             triage_below_confidence=h.triage_below_confidence,
                             reference_prefix=h.reference_prefix,
-                            own_addresses=(h.address.lower(),))
+                            # our address, and our Message-ID domain: our own replies coming
+                            # back (a CC, a forwarding loop) are screened, never answered
+                            own_addresses=(h.address.lower(), h.message_id_domain.lower()))
 
 
 def _convert(section: str, key: str, value: Any, default: Any, annotation: str,

@@ -153,3 +153,15 @@ def test_bounce_of_our_reply_is_recorded_on_its_ticket(tmp_path: Path, sqlite_ur
     tickets, outbox_after, links = state(ctx)
     assert len(tickets) == 1 and len(links) == 2 and len(outbox_after) == 1
     assert "bounced" in (tickets[0].last_reply_error or "")
+
+
+def test_our_own_reply_coming_back_is_never_answered(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, sqlite_url)
+    ctx = make_ctx(settings)
+    deliver(settings, (CORPUS / "061-triage-call-me-about-family.eml").read_bytes())
+    poll_once(ctx, OPEN_NOW)
+    _, outbox, _ = state(ctx)
+    deliver(settings, outbox[0].data)  # e.g. the help desk's own address was copied in
+    report = poll_once(ctx, OPEN_NOW)
+    assert report.outcomes[0].actions == ["ignore"] and report.outcomes[0].replies == 0
+    assert len(state(ctx)[1]) == 1
