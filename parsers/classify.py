@@ -27,9 +27,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
-    ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
-                                        r"|\b(set up|create|new|needs?( a)?) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b"
+    ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
                                         r"|\bnew (social worker|member of staff|staff member|worker)\b", _I), 3),
+    ("worker_account", "account set-up", _(r"\b(set up|create|open|new) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b", _I), 3),
+    ("worker_account", "needs an account", _(r"\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b", _I), 2),
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
@@ -88,8 +89,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,60}\?", _I), 1.5),
     ("how_do_i", "question about Mosaic", _(r"\bquestion about (using )?mosaic|\bmosaic (query|question)|\bhow-?to\b", _I), 3),
     # duplicate_record
-    ("duplicate_record", "duplicate", _(r"\bduplicat(e|ed|es|ion)\b|\bmerg(e|ed|ing)\b|\b(two|2|three|3|several) records\b"
-                                        r"|\brecords? for the same\b|\bthe same (person|child|man|woman|young person|lady|gentleman)\b"
+    ("duplicate_record", "merge", _(r"\bmerg(e|ed|ing)\b|\bjoined up\b|\bcombined?\b", _I), 1.5),
+    ("duplicate_record", "duplicate", _(r"\bduplicat(e|ed|es|ion)\b|\b(two|2|three|3|several) records\b"
+                                        r"|\brecords? for the same\b|\bthe same (person|child|man|woman|young person|lady|gentleman|kid|boy|girl|baby|client|"
+                                        r"service user|young man|young woman|family)\b"
                                         r"|\bjoined up\b", _I), 3),
     # remove_lock
     ("remove_lock", "already working", _(r"\balready working in\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"

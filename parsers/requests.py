@@ -42,6 +42,9 @@ EXTRACTORS: dict[str, Callable[[Context], Found]] = {
 SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr)\s*:\s*|\[[^\]]*\]\s*)+", re.I)
 # a segment must carry this much evidence of its own to become a request of its own (064, 065, 066)
 SEGMENT_SCORE = 3.5
+# a paragraph that opens another request of the same kind: 'Also, Carla Pike leaves us on ...'
+ANOTHER_RE = re.compile(r"^\W*(also|separately|secondly|thirdly|additionally|another thing|and also|as well as this|finally|"
+                        r"in addition|on another note|one more thing|plus)\b", re.I)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
 MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
@@ -68,21 +71,19 @@ def split_requests(text: str, whole: Classification | None = None) -> list[tuple
     if len(parts) < 2:
         return []
     strong = [t for t, s in (whole.scores.items() if whole else ()) if t in ACTIONABLE and s >= SEGMENT_SCORE]
-    if whole is not None and not numbered and len(strong) < 2:
+    if whole is not None and not numbered and len(strong) < 2 and not any(ANOTHER_RE.match(p) for p in parts[1:]):
         return []  # the whole text never shows two kinds of request: no segment will
     typed: list[tuple[str, str, Classification]] = []
     for part in parts:
         cls = classify(part)
         if cls.type in ACTIONABLE and cls.scores.get(cls.type, 0) >= SEGMENT_SCORE and cls.confidence >= 0.55:
-            if typed and typed[-1][0] == cls.type and not numbered:
+            if typed and typed[-1][0] == cls.type and not numbered and not ANOTHER_RE.match(part):
                 typed[-1] = (cls.type, typed[-1][1] + "\n\n" + part, typed[-1][2])
             else:
                 typed.append((cls.type, part, cls))
         elif typed:
             typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
     if len(typed) < 2 or len(typed) > MAX_REQUESTS:
-        return []
-    if not numbered and len({t for t, _, _ in typed}) != len(typed):
         return []
     return typed
 
