@@ -50,7 +50,7 @@ MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
 OWN_MOVE_RE = re.compile(r"\bmy (work ?)?base\b|\bI(?:'m| am) (now )?based\b|\bI(?:'ve| have) moved\b|\bI(?:'m| am) moving\b",
                          re.I)
-PEOPLE_TYPES = {"professional", "worker_account", "worker_details", "organisation", "unknown"}
+PEOPLE_TYPES = {"professional", "worker_account", "worker_details", "organisation"}
 BESIDE_RECORD_RE = re.compile(r"['’]?s?\s*[(,:-]?\s*(?:pid|mosaic (?:id|no)|person (?:id|no)|client (?:id|no)|dob|d\.o\.b|"
                               r"date of birth|born|nhs)\b", re.I)
 SERVICE_USER_RE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Master)\.? [A-Z][a-z]+(?: [A-Z][\w'’-]+)?")
