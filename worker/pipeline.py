@@ -23,7 +23,7 @@ from .config import Settings
 from .mailbox import FolderState, Mailbox, RawMessage
 from .messages import build_stored_message, message_key
 from .replies import ReplyRenderer
-from .store import MailboxState, Store
+from .store import MailboxState, Store, StoredMessage
 from .tickets import TicketWriter
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int) -> Fet
         return Fetched(raw, key, parsers.parse(raw.data, options))
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the cycle
         log_bug(f"uid={raw.uid}: the parser raised", exc)
-        return Fetched(raw, key, None, crash=f"{type(exc).__name__}: parser crashed")
+        return Fetched(raw, key, None, crash=f"{store.PARSER_CRASHED}{type(exc).__name__}")
 
 
 def _ensure_state(st: Store, mailbox: str, folder: str, now: datetime) -> FolderState:
@@ -143,6 +143,24 @@ def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbo
                           actions=actions, replies=replies)
 
 
+def refile_message(session: Session, row: StoredMessage, item: Fetched, writer: TicketWriter,
+                   mailbox_name: str, now: datetime) -> MessageOutcome:
+    """A message stored when the parser crashed on it, back from the Failed folder: the row
+    gets its parsed form, its unreadable ticket is superseded, and it is filed as new."""
+    fresh = build_stored_message(item.raw, item.key, item.result, None, row.received_at,
+                                 mailbox_name)
+    for name in ("message_id", "subject", "sender_email", "sent_date", "in_reply_to",
+                 "reference_ids", "screen", "parse_error", "masked_text", "masked_request_text"):
+        setattr(row, name, getattr(fresh, name))
+    session.add(row)
+    writer.supersede_unreadable(session, row)
+    tickets, outcome, replies = writer.file(session, row, item.result, None)
+    return MessageOutcome(uid=item.raw.uid, outcome=outcome, message_key=item.key,
+                          references=[t.reference or "" for t in tickets],
+                          types=[t.type for t in tickets], actions=[t.action for t in tickets],
+                          replies=replies)
+
+
 def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
                 now: datetime) -> list[tuple[Fetched, MessageOutcome]]:
     """One transaction for the batch; returns each message's outcome once committed."""
@@ -150,13 +168,18 @@ def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidv
     done: list[tuple[Fetched, MessageOutcome]] = []
     with ctx.store.session() as session:
         seen = store.existing_keys(session, [f.key for f in batch])
+        crashed = store.crashed_messages(session, seen) if seen else {}
         for item in batch:
-            if item.key in seen:
+            retry = crashed.pop(item.key, None) if item.crash is None else None
+            if item.key in seen and retry is None:
                 done.append((item, MessageOutcome(item.raw.uid, "duplicate", item.key)))
                 continue
             savepoint = session.begin_nested()
             try:
-                outcome = handle_message(session, item, writer, mailbox.name, now)
+                if retry is not None:  # replayed after a parser fix: file it properly now
+                    outcome = refile_message(session, retry, item, writer, mailbox.name, now)
+                else:
+                    outcome = handle_message(session, item, writer, mailbox.name, now)
                 savepoint.commit()
             except IntegrityError as exc:
                 savepoint.rollback()

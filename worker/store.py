@@ -18,6 +18,9 @@ from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 log = logging.getLogger(__name__)
 
+# parse_error of a message the parser raised on (a bug): replaying it re-files it
+PARSER_CRASHED = "parser crashed: "
+
 # ticket statuses, from the catalogue's Outcomes table
 STATUS_FOR_ACTION = {"ack": "ready", "request_details": "awaiting_details",
                      "redirect": "redirected", "ignore": "ignored", "triage": "triage"}
@@ -233,6 +236,14 @@ def existing_keys(session: Session, keys: Iterable[str]) -> set[str]:
     rows = session.exec(select(StoredMessage.message_key)
                         .where(StoredMessage.message_key.in_(keys)))  # type: ignore[union-attr]
     return set(rows)
+
+
+def crashed_messages(session: Session, keys: Iterable[str]) -> dict[str, StoredMessage]:
+    """Stored messages among `keys` that the parser crashed on."""
+    rows = session.exec(select(StoredMessage).where(
+        StoredMessage.message_key.in_(list(keys)),  # type: ignore[union-attr]
+        StoredMessage.parse_error.startswith(PARSER_CRASHED)))  # type: ignore[union-attr]
+    return {r.message_key: r for r in rows}
 
 
 def folder_state(session: Session, mailbox: str, folder: str) -> MailboxState | None:

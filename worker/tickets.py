@@ -101,6 +101,15 @@ class TicketWriter:
                         action=ticket.action, missing=list(missing))
         return ticket
 
+    def supersede_unreadable(self, session: Session, stored: StoredMessage) -> None:
+        """The triage ticket a parser crash made for this message gives way to real ones."""
+        for ticket in store.tickets_of_message(session, stored.id or 0):
+            if "unreadable" in ticket.notes and ticket.status == "triage":
+                ticket.status, ticket.updated_at = "superseded", self.now
+                session.add(ticket)
+                store.add_event(session, ticket.id, "superseded", self.now,
+                                reason="re-parsed after a parser fix")
+
     # -- machine mail ---------------------------------------------------------------------
     def _machine_mail(self, session: Session, stored: StoredMessage, result: ParseResult,
                       request: Request) -> tuple[list[Ticket], str, int]:

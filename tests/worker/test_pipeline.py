@@ -174,3 +174,43 @@ def test_worker_log_names_no_person_address_subject_or_message_id(tmp_path: Path
                     assert part.lower() not in logged, part
         assert str(msg.get("Message-ID", "")).strip("<> ").lower() not in logged
         assert str(msg.get("Subject", "")).lower() not in logged
+
+
+def test_parser_crash_keeps_the_mail_and_replay_files_it_after_the_fix(
+        tmp_path: Path, sqlite_url: str, monkeypatch) -> None:
+    """A parser bug (simulated: the parser is pure code, not a server) on one message."""
+    import parsers
+
+    from worker.maildir import MaildirMailbox
+
+    settings = make_settings(tmp_path, sqlite_url)
+    deliver(settings, corpus(SAMPLES[0]), corpus(SAMPLES[2]))
+    ctx = make_ctx(settings)
+    real_parse = parsers.parse
+
+    def buggy(data: bytes, options=None):
+        if b"Priyanka" in data:
+            raise ValueError("bug")
+        return real_parse(data, options)
+
+    monkeypatch.setattr(parsers, "parse", buggy)
+    first = poll_once(ctx, OPEN_NOW)
+    assert [(o.outcome, o.actions, o.replies) for o in first.outcomes] == [
+        ("new", ["ack"], 1), ("new", ["triage"], 0)]
+    assert folder_count(settings, "Failed") == 1 and folder_count(settings, "Processed") == 1
+    with ctx.store.session() as s:
+        crashed = s.exec(select(StoredMessage).where(StoredMessage.uid == 2)).one()
+        assert crashed.parse_error.startswith("parser crashed") and crashed.raw == corpus(SAMPLES[2])
+
+    monkeypatch.setattr(parsers, "parse", real_parse)  # the fix is deployed
+    with MaildirMailbox(settings.mailbox.path) as mailbox:
+        assert mailbox.replay_failed() == 1
+    second = poll_once(ctx, OPEN_NOW)
+    assert [(o.outcome, o.actions, o.replies) for o in second.outcomes] == [
+        ("new", ["redirect"], 1)]
+    assert folder_count(settings, "Failed") == 0 and folder_count(settings, "Processed") == 2
+    with ctx.store.session() as s:
+        statuses = sorted(t.status for t in s.exec(select(Ticket)).all())
+        assert statuses == ["ready", "redirected", "superseded"]
+        assert len(s.exec(select(StoredMessage)).all()) == 2
+    assert [o.outcome for o in poll_once(ctx, OPEN_NOW).outcomes] == []
