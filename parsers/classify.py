@@ -161,8 +161,12 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
                                         r"|\bis it (ok|okay|acceptable|appropriate|right|allowed) to (record|put|write|log|use)\b", _I), 4.5),
-    ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b|\bbased at\b|\brelocat(e|ing|ed)\b"
+    ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b"
+                                        r"|\b(now|permanently|full[- ]time) based (at|in)\b"
+                                        r"|\b(team|office|service|we|I|I'm|we're|we are|I am)\b[^.?!\n]{0,15}\brelocat(e|ing|ed)\b"
+                                        r"|\brelocat(e|ing|ed)\b[^.?!\n]{0,50}\b(office|offices|hub|house|building|centre|depot)\b"
                                         r"|\b(moved|moving) (to|office)[^.?!\n]{0,40}\boffices?\b", _I), 4),
+    ("work_base_change", "based at", _(r"\bbased (at|in)\b", _I), 1.5),
 ]
 
 # cues that cancel another type's evidence: 'my login is fine' (068) says the account is not locked
