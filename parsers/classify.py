@@ -17,7 +17,7 @@ PROFESSIONS = (r"(GP|doctor|health visitor|teacher|community matron|matron|distr
 # (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
 CUES: list[tuple[str, str, re.Pattern, float]] = [
     # add_address
-    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}\b(address|addy|addr)\b"
+    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}(?<!mail )(?<!web )\b(address|addy|addr)\b"
                                      r"(?![^.?!\n]{0,15}\b(book|list)\b)", _I), 3),
     ("add_address", "address to record", _(r"\baddress\b[^.?!\n]{0,40}\b(to|on) (his|her|their|the) (mosaic )?record"
                                            r"|\bas (his|her|their) (home|new) address", _I), 2),
@@ -100,7 +100,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock", _I), 2.5),
     # incident
-    ("incident", "error", _(r"\berror\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
+    ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
