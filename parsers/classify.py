@@ -178,7 +178,13 @@ NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("remove_lock", _(r"\bnothing wrong with the step\b|\bcan'?t get into mosaic at all\b", _I), -4),
     ("organisation", _(r"\b(already|is) on mosaic\b", _I), -3),
     # a professional's contact details (a teacher, a GP) are not a Mosaic worker's (see 019)
-    ("worker_details", _(r"\b" + PROFESSIONS + r"\b|\bprofessionals?\b|\b(school|surgery|practice|academy)\b", _I), -5),
+    ("worker_details", _(r"\bprofessionals?\b|\b(surgery|academy)\b", _I), -5),
+]
+
+# evidence for one type that undoes another's: a teacher's contact details are a professional's,
+# not a Mosaic worker's (see 019)
+CONFLICTS: list[tuple[str, set[str], float]] = [
+    ("worker_details", {"professional:named professional", "professional:profession at org"}, -5),
 ]
 
 ACTIONABLE = ("add_address", "worker_account", "worker_details", "organisation", "professional", "how_do_i",
@@ -219,6 +225,11 @@ def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue
         if m and type_name in scores:
             scores[type_name] = max(0.0, scores[type_name] + weight)
             cues.append(Cue("type", f"{type_name}:negated", m.group(0)[:60], _line_of(text, m.start()), weight))
+    matched = {c.rule for c in cues}
+    for type_name, rules, weight in CONFLICTS:
+        if type_name in scores and matched & rules:
+            scores[type_name] = max(0.0, scores[type_name] + weight)
+            cues.append(Cue("type", f"{type_name}:outweighed by {sorted(matched & rules)[0]}", "", None, weight))
     return scores, cues
 
 
