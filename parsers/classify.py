@@ -62,7 +62,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
                                             r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust)\b"), 1),
     ("organisation", "organisation word", _(r"\borganisation\b", _I), 1),
-    ("organisation", "new provider", _(r"\bnew (gp )?(surgery|practice|provider|care home|children's home|nursing home|school|pharmacy|health centre)\b", _I), 2),
+    ("organisation", "new provider", _(r"\bnew (gp )?(surgery|practice|provider|care home|children's home|nursing home|school|pharmacy|health centre)\b"
+                                        r"(?! (lead|manager|standards?|guidance|development|educator|nurse))", _I), 2),
     ("organisation", "not on Mosaic", _(r"\b(isn't|is not|isnt|not yet) on mosaic|\bnot on mosaic yet", _I), 1.5),
     ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\brenamed\b|\bchange (of )?(our|the|its) name\b"
                                  r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
