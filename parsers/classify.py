@@ -80,7 +80,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
     # how_do_i
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
-    ("how_do_i", "is there a way", _(r"\bis there (a|any) (way|option|function|report)\b|\bis it possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
+    ("how_do_i", "is there a way", _(r"\bis there (a|an|any)( \w+){0,2} (way|option|function|report|shortcut|screen)\b|\bis it possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
                                      r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
@@ -106,6 +106,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "fault symptoms", _(r"\bblank (white |grey |gray )?(screen|page)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
+                                     r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b", _I), 2),
     ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
@@ -157,7 +159,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                            r"doesn'?t work|didn'?t work|not working)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
                                            r"|\b(couldn'?t|can'?t|cannot) (log|sign) (me )?(back )?(in|on)\b", _I), 4),
     ("account_locked", "can't get in", _(r"\bcan'?t get (in)?to mosaic\b|\bcan'?t get in\b", _I), 2),
-    ("account_locked", "password", _(r"\bpassword\b", _I), 2),
+    ("account_locked", "password", _(r"(?<!changed my )(?<!change my )(?<!reset my )\bpassword\b", _I), 2),
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"

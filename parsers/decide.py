@@ -10,7 +10,7 @@ def decide(type_name: str, found: Found | None, confidence: float, requester: Re
            options: ParseOptions, cues: tuple[Cue, ...] = (), sensitive: tuple[str, ...] = ()) -> Request:
     """The outcome for one request: ack when complete, request_details listing every missing field,
     redirect/triage with no fields. Never raises for odd input."""
-    if type_name in REDIRECTS:
+    if type_name in REDIRECTS and confidence >= options.triage_below_confidence:
         return Request(type_name, "redirect", {}, (), confidence, requester, cues, sensitive)
     if type_name not in REQUEST_TYPES or confidence < options.triage_below_confidence:
         return Request(UNKNOWN, "triage", {}, (), confidence, requester, cues, sensitive)

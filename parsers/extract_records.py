@@ -174,6 +174,7 @@ def extract_person_record_change(ctx: Context) -> Found:
     found.set("workstep_id", workstep, "label:workstep")
     found.set("person_id", person_id, "label:person ID")
     body = ID_MENTION_RE.sub(" ", without_greeting(ctx.text))
+    body = re.sub(r"\(\s*[,;/]?\s*\)|(?<=\s)[,;/]\s*(?=[,.;/])", "", body)  # '( )' and ', .' left by removed IDs
     words = word_count(body)
     if words >= ctx.options.min_explanation_words:
         found.set("explanation", " ".join(body.split()), f"explanation of {words} words")
