@@ -47,6 +47,9 @@ class StaffAccount(SQLModel, table=True):
     failed_logins: int = 0  # since the last successful login
     last_failed_at: datetime | None = _utc(default=None)
     last_login_at: datetime | None = _utc(default=None)
+    # sessions carry the epoch they began in; raising it (logout, new password, disable)
+    # ends every session of the account, wherever its cookie has gone
+    session_epoch: int = 0
 
 
 class LoginFailure(SQLModel, table=True):
@@ -123,6 +126,7 @@ def add_account(session: Session, name: str, password: str, now: datetime) -> St
     else:
         account.password_hash = hash_password(password)
         account.active = True
+        account.session_epoch += 1
     session.add(account)
     session.flush()
     return account
@@ -169,6 +173,26 @@ def check_login(session: Session, name: str, password: str, address: str,
         session.add(account)
     log.info("failed login (attempt %d from this address)", row.count)
     return None
+
+
+def disable_account(session: Session, name: str) -> bool:
+    """Stop an account logging in and end its sessions; False when there is no such account."""
+    account = session.exec(select(StaffAccount).where(StaffAccount.name == name.strip().lower())
+                           ).first()
+    if account is None:
+        return False
+    account.active = False
+    account.session_epoch += 1
+    session.add(account)
+    return True
+
+
+def end_sessions(session: Session, name: str) -> None:
+    """Log the account out everywhere (its signed cookies stop being accepted)."""
+    account = session.exec(select(StaffAccount).where(StaffAccount.name == name)).first()
+    if account is not None:
+        account.session_epoch += 1
+        session.add(account)
 
 
 def account_names(session: Session) -> list[str]:

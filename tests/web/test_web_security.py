@@ -127,3 +127,30 @@ def test_no_page_export_or_log_shows_a_password_hash_or_session_token(web_env, l
         for secret in secrets:
             assert secret not in text, f"a secret shows in the {where}"
     assert "Sue" not in live_server.log_text() and "12345678" not in live_server.log_text()
+
+
+def test_logout_and_disabling_end_sessions_even_for_a_copied_cookie(web_env, client):
+    assert client.login("alice").status == 303
+    thief = _with_cookies(client)
+    assert thief.get("/").status == 200
+    token = client.csrf("/")
+    assert client.post("/logout", {"csrf": token}).status == 303
+    assert thief.get("/").status == 303  # the copied cookie no longer opens anything
+    assert client.get("/").status == 303
+
+    bob = Client(client.base)
+    assert bob.login("bob").status == 303 and bob.get("/").status == 200
+    done = subprocess.run([sys.executable, "-m", "worker.cli", "staff", "disable", "bob",
+                           "--config", str(web_env.config)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert bob.get("/").status == 303
+    assert Client(client.base).login("bob").status == 401
+
+
+def _with_cookies(source: Client) -> Client:
+    """Another client holding a copy of `source`'s cookies (a stolen session cookie)."""
+    copy = Client(source.base)
+    for cookie in source.jar:
+        copy.jar.set_cookie(cookie)
+    return copy

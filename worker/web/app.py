@@ -64,12 +64,15 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
     return HTMLResponse(page, status_code=status)
 
 
-def _active_staff(state: WebState, name: object) -> str | None:
-    if not isinstance(name, str):
+def _active_staff(state: WebState, name: object, epoch: object) -> str | None:
+    """The session's staff name while the account is active and the session not ended."""
+    if not isinstance(name, str) or not isinstance(epoch, int):
         return None
     with state.store.session() as session:
         account = session.exec(select(StaffAccount).where(StaffAccount.name == name)).first()
-        return account.name if account is not None and account.active else None
+        if account is None or not account.active or account.session_epoch != epoch:
+            return None
+        return account.name
 
 
 def staff_only(handler: Handler) -> Handler:
@@ -78,7 +81,8 @@ def staff_only(handler: Handler) -> Handler:
 
     @wraps(handler)
     async def wrapper(request: Request) -> Response:
-        staff = await run_in_threadpool(_active_staff, web(request), request.session.get("staff"))
+        staff = await run_in_threadpool(_active_staff, web(request), request.session.get("staff"),
+                                        request.session.get("epoch"))
         if staff is None:
             if request.method in ("GET", "HEAD"):
                 return RedirectResponse("/login", status_code=303)

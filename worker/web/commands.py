@@ -1,4 +1,4 @@
-"""The CLI's web commands: serve, staff add, export-corrections (registered by add_web_commands)."""
+"""The CLI's web commands: serve, staff add|disable, export-corrections (add_web_commands)."""
 from __future__ import annotations
 
 import argparse
@@ -82,6 +82,23 @@ def cmd_staff(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_staff_disable(args: argparse.Namespace) -> int:
+    from ..staff import disable_account
+
+    _setup_logging(logging.WARNING)
+    store = _open_store(load_settings(args.config))
+    try:
+        with store.session() as session:
+            found = disable_account(session, args.name)
+    finally:
+        store.close()
+    if not found:
+        print(f"helpdesk: no staff account {args.name}", file=sys.stderr)
+        return 1
+    print(f"staff account {args.name.strip().lower()} disabled; its sessions have ended")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export_corrections
 
@@ -116,6 +133,10 @@ def add_web_commands(sub: Any) -> None:
     add.add_argument("--password-stdin", action="store_true",
                      help="read the password from the first line of standard input")
     add.set_defaults(func=cmd_staff)
+    off = staff_sub.add_parser("disable", parents=[common],
+                               help="stop an account logging in and end its sessions")
+    off.add_argument("name")
+    off.set_defaults(func=cmd_staff_disable)
     p = sub.add_parser("export-corrections", parents=[common],
                        help="write staff-corrected tickets as labelled samples (NAME.eml + NAME.json)")
     p.add_argument("directory", metavar="DIR")

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..staff import account_names, audit, check_login, login_wait
+from ..staff import account_names, audit, check_login, end_sessions, login_wait
 from ..store import Ticket, ticket_by_reference
 from . import actions
 from .app import WebState, flash, redirect, render, staff_only, web
@@ -34,14 +34,16 @@ async def login_form(request: Request) -> Response:
     return render(request, "login.html.j2", {"error": None, "name": ""})
 
 
-def _try_login(state: WebState, name: str, password: str, address: str) -> tuple[str | None, float]:
+def _try_login(state: WebState, name: str, password: str,
+               address: str) -> tuple[tuple[str, int] | None, float]:
+    """((name, session epoch) or None, seconds still to wait before trying)."""
     now = state.now()
     with state.store.session() as session:
         wait = login_wait(session, name, address, now)
         if wait > 0:
             return None, wait
         account = check_login(session, name, password, address, now)
-        return (account.name if account else None), 0.0
+        return ((account.name, account.session_epoch) if account else None), 0.0
 
 
 async def login(request: Request) -> Response:
@@ -64,13 +66,20 @@ async def login(request: Request) -> Response:
                       {"error": "That name and password do not match an account.",
                        "name": name}, status=401)
     request.session.clear()  # a fresh session (and CSRF token) for the logged-in staff member
-    request.session["staff"] = staff
+    request.session["staff"], request.session["epoch"] = staff
     log.info("staff login")
     return redirect("/")
 
 
+def _end_sessions(state: WebState, staff: str) -> None:
+    with state.store.session() as session:
+        end_sessions(session, staff)
+
+
 @staff_only
 async def logout(request: Request) -> Response:
+    """Ends every session of this account: a copied cookie is refused from now on too."""
+    await run_in_threadpool(_end_sessions, web(request), request.state.staff)
     request.session.clear()
     return redirect("/login")
 
