@@ -5,7 +5,7 @@ import re
 
 from .context import Context, Found
 from .dates import find_date_after, find_dates, in_the_past, iso
-from .fields import EMAIL_RE, NAME_TOKEN, TITLE, person_names, tidy
+from .fields import EMAIL_RE, NAME_TOKEN, TITLE, is_person_name, person_names, tidy
 from .sentences import sentences
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
@@ -179,7 +179,7 @@ def extract_worker_details(ctx: Context) -> Found:
     changes = find_changes(text)
     name = None
     m = FROM_TO_RE.search(text)
-    if m:
+    if m and is_person_name(m.group(1)) and is_person_name(m.group(2)):
         old, new = m.group(1).split(), m.group(2).split()
         name = m.group(1)
         if old[:-1] == new[:-1]:
@@ -187,8 +187,7 @@ def extract_worker_details(ctx: Context) -> Found:
         elif old[-1] == new[-1]:
             changes.setdefault("first_name", " ".join(new[:-1]))
     if not name:
-        m = UNDER_RE.search(text)
-        name = m.group(1) if m else None
+        name = next((m.group(1) for m in UNDER_RE.finditer(text) if is_person_name(m.group(1))), None)
     if not name:
         others = _other_names(ctx, text)
         own = re.search(r"\b(my|I've|I have|I'm)\b", text)

@@ -200,6 +200,12 @@ def person_names(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def is_person_name(text: str) -> bool:
+    """True where the whole text reads as one person's name ('Dan Wood', not "Children's Services")."""
+    found = person_names(text.strip())
+    return len(found) == 1 and found[0][0] == " ".join(text.split())
+
+
 def flip_name(name: str | None) -> str | None:
     """'Pike, Lauren' -> 'Lauren Pike' (Outlook display names)."""
     if not name:
