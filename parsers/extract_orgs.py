@@ -114,6 +114,18 @@ def _profession_near(text: str, name: str | None) -> str | None:
     return m.group(0) if m else None
 
 
+def _professional_name(text: str, names: list[str]) -> str | None:
+    """The named person most like a professional: 'Dr ...', then the one beside a profession, then any."""
+    def rank(item: tuple[int, str]) -> tuple[int, int]:
+        order, name = item
+        at = text.find(name)
+        near = any(abs(m.start() - at) <= len(name) + 40 for m in PROFESSION_RE.finditer(text)) if at >= 0 else False
+        doctor = name.startswith(("Dr ", "Dr. ", "Prof "))
+        service_user = bool(re.match(r"(Mr|Mrs|Ms|Miss|Master)\b", name)) and not near
+        return (0 if doctor else 1 if near else 3 if service_user else 2, order)
+    return min(enumerate(names), key=rank)[1] if names else None
+
+
 def extract_professional(ctx: Context) -> Found:
     found = Found(ctx.text)
     text = ctx.text
@@ -125,9 +137,7 @@ def extract_professional(ctx: Context) -> Found:
     action = "change" if change and not (create and re.search(r"\b(add|set up|create)\w*\b[^.?!\n]{0,40}\bprofessional", text, re.I)) \
         and not re.search(r"\bnew (health visitor|gp|teacher|professional|doctor)", text, re.I) else "create"
     found.set("action", action, "action cue")
-    names = _other_names(ctx, text)
-    titled = [n for n in names if re.match(TITLE, n)]
-    name = (titled or names or [None])[0]
+    name = _label("name", text) or _professional_name(text, _other_names(ctx, text))
     found.set("professional_name", name, "professional name")
     found.set("profession", _label("profession", text) or _profession_near(text, name), "profession")
     org = None
