@@ -82,6 +82,8 @@ def queue_staff_reply(session: Session, ticket: Ticket, kind: str, settings: Set
             raise ReplyError("write the message first")
         if len(message) > MAX_MESSAGE:
             raise ReplyError(f"the message is longer than {MAX_MESSAGE} characters")
+    if kind == "request_details" and not ticket.missing:
+        raise ReplyError("nothing is missing: send the acknowledgement instead")
     target = reply_target(session, ticket, settings)
     if target is None:
         raise ReplyError("this ticket has no sender we may answer")
