@@ -90,7 +90,9 @@ def extract_worker_account(ctx: Context) -> Found:
                     r"job title|role|team)\b", text, re.I)
     name = _label("name", text)
     if not name:
-        others = _other_names(ctx, text)
+        # the worker, not their manager ('my new manager there is Imogen Vance') nor a service user ('Mrs ...')
+        others = [n for n in _other_names(ctx, text) if not re.match(r"(Mr|Mrs|Ms|Miss|Master)\b", n)
+                  and not re.search(r"\bmanager\b[^.?!\n]{0,15}$", text[:max(0, text.find(n))], re.I)]
         third_person = bool(others) and re.search(r"\b(her|his|their|him|them|he|she)\b", text, re.I)
         if action == "change" and own and not third_person:
             name = sender_full_name(ctx)
