@@ -33,6 +33,8 @@ DISCLAIMER_RE = re.compile(
     r"(confidential|privileged).{0,200}(intended|addressee|recipient)|this e-?mail and any files"
     r"|may monitor the content|not necessarily those of|registered (in england|office)"
     r"|company (registration )?number", re.I | re.S)
+CARD_LINE_RE = re.compile(r"\b(tel|mob|mobile|phone|ext)\b|\b0\d{3,4}\s?\d{3}\s?\d{3,4}\b|@|\b(worker|officer|manager|practitioner|"
+                          r"therapist|assessor|adviser|coordinator|assistant|lead|director|nurse|team|service)\b", re.I)
 RULE_LINE_RE = re.compile(r"^\s*([*=_~#-])\1{5,}\s*$")
 LONG_BLANKS_RE = re.compile(r"[ \t]{9,}")
 TRAILING_BLANKS_RE = re.compile(r"[ \t\r]+$", re.M)
@@ -157,8 +159,27 @@ def split_signature(text: str, sender_name: str | None = None) -> tuple[str, str
         content_seen += 1
         last = line
     if cut is None:
+        cut = _trailing_card(lines)
+    if cut is None:
         return "\n".join(lines).strip(), ""
     return "\n".join(lines[:cut]).strip(), "\n".join(lines[cut:]).strip()
+
+
+def _trailing_card(lines: list[str]) -> int | None:
+    """Where an unsigned-off signature card starts: a last block of short lines opening with a
+    name and holding a phone, e-mail or job title ('Jo Bloggs / Social Worker / 01522 555123')."""
+    end = len(lines)
+    while end and not lines[end - 1]:
+        end -= 1
+    start = end
+    while start and lines[start - 1]:
+        start -= 1
+    block = lines[start:end]
+    if start == 0 or not 2 <= len(block) <= 8 or any(len(ln.split()) > 10 for ln in block):
+        return None
+    opens_with_name = re.fullmatch(r"(?:[A-Z][\w'’-]+\s+){1,3}[A-Z][\w'’-]+(?:\s*\(.*\))?", block[0]) is not None
+    card = any(CARD_LINE_RE.search(ln) for ln in block[1:])
+    return start if opens_with_name and card else None
 
 
 def _drop_disclaimers(lines: list[str]) -> list[str]:

@@ -66,3 +66,13 @@ def test_a_name_sharing_the_senders_first_name_is_not_a_signature() -> None:
     [request] = result.requests
     assert "Start date" in result.request_text and "Team Manager" not in result.request_text
     assert request.fields.get("job_title") == "Social Worker"
+
+
+def test_a_signature_card_without_a_sign_off_is_still_a_signature() -> None:
+    body = ("Please add a new address for PID 1234567: 4 Hill Rise, Louth. I do not know the postcode.\n\n"
+            "Ann Lee\nSocial Worker, Adult Care\nCounty Offices, Newland, Lincoln LN1 1YL\n01522 555123\n")
+    result = parse(("From: ann.lee@example-council.gov.uk\nSubject: address\nDate: Tue, 2 Mar 2027 10:00:00 +0000\n\n"
+                    + body).encode(), ParseOptions())
+    [request] = result.requests
+    assert request.missing == ("postcode",)  # the office postcode in the card is not the new address's
+    assert request.requester.phone == "01522 555123"
