@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from .fields import find_phones, flip_name
+from .fields import find_phones, flip_name, is_person_name
 from .model import ParsedMessage, Requester
 
 TEAM_WORDS_RE = re.compile(r"\b(team|service|hub|unit|adult care|children's services|early help|locality|directorate|"
@@ -24,7 +24,18 @@ def find_team(signature: str) -> str | None:
     return None
 
 
+def name_in_signature(signature: str) -> str | None:
+    """The first signature line that reads as a person's name (for a From header without one)."""
+    for line in signature.split("\n")[:4]:
+        line = re.sub(r"\s*\(.*?\)", "", line).strip()
+        if line and is_person_name(line):
+            return line
+    return None
+
+
 def find_requester(msg: ParsedMessage, signature: str) -> Requester:
+    """The sender from the From header; team and phone (and a missing name) from the signature."""
     phones = find_phones(signature)
-    return Requester(email=msg.sender.email, name=flip_name(msg.sender.name),
+    name = flip_name(msg.sender.name) or name_in_signature(signature)
+    return Requester(email=msg.sender.email, name=name,
                      team=find_team(signature), phone=phones[0][0] if phones else None)
