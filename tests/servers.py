@@ -32,6 +32,12 @@ class ServerStartError(RuntimeError):
     """A test server could not be started (missing binary, bad config, port never opened)."""
 
 
+def dies_with_us(cmd: list[str]) -> list[str]:
+    """`cmd` prefixed so the child gets SIGTERM if this process dies (no orphaned servers after a kill)."""
+    setpriv = shutil.which("setpriv")  # util-linux; PR_SET_PDEATHSIG survives the exec
+    return [setpriv, "--pdeathsig", "TERM", *cmd] if setpriv else cmd
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -200,15 +206,16 @@ class DovecotServer:
         ))
         with open(root / "stderr.log", "wb") as stderr:  # the child keeps its own copy of the fd
             server.proc = subprocess.Popen(
-                [DOVECOT_BIN, "-F", "-c", str(root / "dovecot.conf")],
+                dies_with_us([DOVECOT_BIN, "-F", "-c", str(root / "dovecot.conf")]),
                 stdout=subprocess.DEVNULL, stderr=stderr,
             )
         try:
             wait_for_greeting(server.plain_port, b"* OK", server.proc)
             wait_for_greeting(server.tls_port, b"* OK", server.proc, tls=True)
         except ServerStartError as exc:
-            server.stop()
-            raise ServerStartError(f"{exc}\n{server.log_tail()}") from exc
+            tail = server.log_tail()
+            server.cleanup()
+            raise ServerStartError(f"{exc}\n{tail}") from exc
         return server
 
     def log_tail(self, lines: int = 30) -> str:
@@ -406,7 +413,8 @@ class SmtpSinkProcess:
     def start(cls) -> "SmtpSinkProcess":
         port = free_port()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{port}"],
+            dies_with_us([sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink",
+                          "-l", f"127.0.0.1:{port}"]),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_greeting(port, b"220", proc)
