@@ -115,6 +115,8 @@ class _Walk:
 
 def _from_tree(msg: Message, max_depth: int, depth: int,
                defects: list[str] | None = None) -> ParsedMessage:
+    if depth > max_depth:  # forwards of forwards: the pre-scan counts them, this is a backstop
+        raise MessageTooComplex(f"forwarded messages nested deeper than {max_depth}")
     walk = _Walk(max_depth=max_depth, depth=depth)
     for name in defects or ():
         walk.defect(name)
@@ -278,7 +280,7 @@ def _serialise(msg: Message) -> bytes:
 
 def _eml_name(inner: Message) -> str:
     subject = decode_header(raw_header(inner, "subject"))
-    return safe_filename(f"{subject[:80]}.eml") if subject else "forwarded-message.eml"
+    return (safe_filename(f"{subject[:80]}.eml") if subject else None) or "forwarded-message.eml"
 
 
 def _read_dsn(blocks: list, walk: _Walk) -> None:
