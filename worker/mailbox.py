@@ -221,7 +221,10 @@ class ImapMailbox:
     def _select_now(self, folder: str) -> None:
         with self._network(f"select {folder}"):
             info = self.client.select_folder(folder)
-        self._selected, self._selected_uidvalidity = folder, int(info[b"UIDVALIDITY"])
+            uidvalidity = info.get(b"UIDVALIDITY")
+            if uidvalidity is None:  # RFC 3501 requires it in SELECT; a few servers only give STATUS
+                uidvalidity = self.client.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+        self._selected, self._selected_uidvalidity = folder, int(uidvalidity)
 
     def _ensure_folder(self, folder: str) -> None:
         """Create `folder` if the server lacks it (another worker creating it at the same time is fine)."""
