@@ -163,7 +163,21 @@ def refile_message(session: Session, row: StoredMessage, item: Fetched, writer: 
 
 def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
                 now: datetime) -> list[tuple[Fetched, MessageOutcome]]:
-    """One transaction for the batch; returns each message's outcome once committed."""
+    """One transaction for the batch; returns each message's outcome once committed.
+
+    Fast path without savepoints; if anything in it fails (a racing worker's duplicate, one bad
+    message) the whole batch is rolled back and redone with a SAVEPOINT per message, so only
+    that message is skipped. A failure outside any message (the database is gone) raises.
+    """
+    try:
+        return _store_batch(ctx, batch, mailbox, uidvalidity, now, isolate=False)
+    except Exception:  # noqa: BLE001 - retried message by message just below
+        log.info("batch of %d rolled back; storing message by message", len(batch))
+    return _store_batch(ctx, batch, mailbox, uidvalidity, now, isolate=True)
+
+
+def _store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
+                 now: datetime, isolate: bool) -> list[tuple[Fetched, MessageOutcome]]:
     writer = TicketWriter(ctx.settings, ctx.renderer, ctx.options, now)
     done: list[tuple[Fetched, MessageOutcome]] = []
     with ctx.store.session() as session:
@@ -174,29 +188,41 @@ def store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidv
             if item.key in seen and retry is None:
                 done.append((item, MessageOutcome(item.raw.uid, "duplicate", item.key)))
                 continue
-            savepoint = session.begin_nested()
-            try:
-                if retry is not None:  # replayed after a parser fix: file it properly now
-                    outcome = refile_message(session, retry, item, writer, mailbox.name, now)
-                else:
-                    outcome = handle_message(session, item, writer, mailbox.name, now)
-                savepoint.commit()
-            except IntegrityError as exc:
-                savepoint.rollback()
-                if store.existing_keys(session, [item.key]):  # a racing worker stored it
-                    outcome = MessageOutcome(item.raw.uid, "duplicate", item.key)
-                else:  # some other constraint: a bug, not a duplicate
-                    log_bug(f"uid={item.raw.uid}: could not store the message", exc)
-                    outcome = MessageOutcome(item.raw.uid, "failed", item.key)
-            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
-                savepoint.rollback()
-                log_bug(f"uid={item.raw.uid}: could not store the message", exc)
-                outcome = MessageOutcome(item.raw.uid, "failed", item.key)
+            if isolate:
+                outcome = _store_isolated(session, item, retry, writer, mailbox.name, now)
+            else:
+                outcome = _store_one(session, item, retry, writer, mailbox.name, now)
             seen.add(item.key)
             done.append((item, outcome))
         store.advance_last_uid(session, mailbox.name, batch[0].raw.folder, uidvalidity,
                                max(f.raw.uid for f in batch))
     return done
+
+
+def _store_one(session: Session, item: Fetched, retry: StoredMessage | None,
+               writer: TicketWriter, mailbox_name: str, now: datetime) -> MessageOutcome:
+    if retry is not None:  # replayed after a parser fix: file it properly now
+        return refile_message(session, retry, item, writer, mailbox_name, now)
+    return handle_message(session, item, writer, mailbox_name, now)
+
+
+def _store_isolated(session: Session, item: Fetched, retry: StoredMessage | None,
+                    writer: TicketWriter, mailbox_name: str, now: datetime) -> MessageOutcome:
+    """One message inside its own SAVEPOINT: its failure rolls back only itself."""
+    savepoint = session.begin_nested()
+    try:
+        outcome = _store_one(session, item, retry, writer, mailbox_name, now)
+        savepoint.commit()
+        return outcome
+    except IntegrityError as exc:
+        savepoint.rollback()
+        if store.existing_keys(session, [item.key]):  # a racing worker stored it
+            return MessageOutcome(item.raw.uid, "duplicate", item.key)
+        log_bug(f"uid={item.raw.uid}: could not store the message", exc)  # not a duplicate
+    except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+        savepoint.rollback()
+        log_bug(f"uid={item.raw.uid}: could not store the message", exc)
+    return MessageOutcome(item.raw.uid, "failed", item.key)
 
 
 def _mark(mailbox: Mailbox, item: Fetched, outcome: MessageOutcome) -> None:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from email import message_from_bytes
-from email.message import Message
 from email.policy import default
 from pathlib import Path
 
 import pytest
 
-from worker.replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_subject
+from worker.replies import Reply, ReplyRenderer, ReplyTarget, reply_bytes, reply_subject
 from worker.store import Ticket
 
 from tests.worker.worker_setup import OPEN_NOW, REPO, make_settings
@@ -32,7 +31,7 @@ def ticket(type_: str, action: str, fields: dict | None = None, missing: list | 
                   requester_name="Amy Jones", created_at=OPEN_NOW, updated_at=OPEN_NOW, **kw)
 
 
-def bodies(msg: Message) -> tuple[str, str]:
+def bodies(msg: Reply) -> tuple[str, str]:
     parsed = message_from_bytes(reply_bytes(msg), policy=default)
     text = parsed.get_body(("plain",)).get_content()
     html = parsed.get_body(("html",)).get_content()
