@@ -172,6 +172,16 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("work_base_change", "based at", _(r"\bbased (at|in)\b", _I), 1.5),
 ]
 
+def _case_blind(pattern: re.Pattern) -> re.Pattern | None:
+    """The same IGNORECASE pattern for lower-cased text, compiled without the flag (None if case matters)."""
+    if not pattern.flags & re.I:
+        return None
+    source = re.sub(r"(\\.)|([A-Z])", lambda m: m.group(1) or m.group(2).lower(), pattern.pattern)
+    return re.compile(source, pattern.flags & ~re.I)
+
+
+CUE_TABLE = [(t, n, p, w, _case_blind(p)) for t, n, p, w in CUES]
+
 # cues that cancel another type's evidence: 'my login is fine' (068) says the account is not locked
 NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
@@ -215,14 +225,20 @@ def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue
     scores: dict[str, float] = {}
     cues: list[Cue] = []
     share = 1.0 if len(re.findall(r"[A-Za-z]{2,}", text)) < 8 else 0.5
-    for type_name, name, pattern, weight in CUES:
-        m = pattern.search(text)
+    low_text, low_subject = text.lower(), subject.lower()
+    # lower-cased copies let case-blind cues run without IGNORECASE (about three times faster);
+    # a few characters change length when lower-cased, and then the originals are searched
+    same = len(low_text) == len(text) and len(low_subject) == len(subject)
+    for type_name, name, pattern, weight, fast in CUE_TABLE:
+        use, body, head = (fast, low_text, low_subject) if fast is not None and same else (pattern, text, subject)
+        m = use.search(body)
         if m:
             scores[type_name] = scores.get(type_name, 0.0) + weight
-            cues.append(Cue("type", f"{type_name}:{name}", m.group(0)[:60], _line_of(text, m.start()), weight))
-        if subject and (sm := pattern.search(subject)):
+            cues.append(Cue("type", f"{type_name}:{name}", text[m.start():m.end()][:60], _line_of(text, m.start()), weight))
+        if subject and (sm := use.search(head)):
             scores[type_name] = scores.get(type_name, 0.0) + weight * share
-            cues.append(Cue("type", f"{type_name}:{name} (subject)", sm.group(0)[:60], None, weight * share))
+            cues.append(Cue("type", f"{type_name}:{name} (subject)", subject[sm.start():sm.end()][:60], None,
+                            weight * share))
     for type_name, pattern, weight in NEGATIONS:
         m = pattern.search(text)
         if m and type_name in scores:
