@@ -4,6 +4,13 @@ mail-parser (the project's MIME library) parses the structure and reports defect
 headers and attachments are then read from its stdlib message tree here, because the library
 alone gets several hostile cases wrong (tests/bugcases/: 7bit ISO-2022-JP, forwarded .eml text
 merged into the body, unused boundaries, unknown-8bit, raw 8-bit headers, encoded CR/LF).
+
+Decisions: text/plain is preferred over its HTML alternative (kept in `html` for staff); HTML
+is rendered by inscriptis, never regex. A part is an attachment when it has a filename, says
+Content-Disposition: attachment, or is not text; an unnamed image inside multipart/related is
+the HTML's own picture (a logo, cid:) and is dropped, a named one (a pasted screenshot) kept.
+message/rfc822 parts are parsed into `forwarded` and kept as an .eml attachment, never merged
+into `text`. Detached signatures are dropped. A missing subject is "" (no placeholder).
 """
 from __future__ import annotations
 
