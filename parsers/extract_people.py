@@ -10,7 +10,7 @@ from .sentences import sentences
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LABEL_RE = {
-    key: re.compile(rf"^[ \t]*[-*•]?[ \t]*(?:{pattern})[ \t]*:[ \t]*(\S.*)$", re.I | re.M) for key, pattern in {
+    key: re.compile(rf"^[ \t]*[-*•]?[ \t]*(?:{pattern})(?:[ \t]*:[ \t]*|[ \t]{{2,}}|\t)(\S.*)$", re.I | re.M) for key, pattern in {
         "name": r"(?:full |worker(?:'s)? |staff |employee )?name",
         "job_title": r"job title|role|post|position",
         "team": r"team|service",
@@ -25,8 +25,8 @@ LABEL_RE = {
     }.items()}
 SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:Early Help|Adult Care|Children's Services|"
                              r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
-TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*\s+){0,6}(?:Team|Service|Hub|Unit)"
-                     r"(?:\s+(?:\([A-Z][\w\s]*\)|[A-Z][\w'-]*)){0,3})")
+TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+(?:(?:in|of|and|for)[ \t]+)?){0,6}"
+                     r"(?:Team|Service|Hub|Unit)(?:[ \t]+(?:\([A-Z][\w \t]*\)|[A-Z][\w'-]*)){0,3})")
 JOB_TITLE_RE = re.compile(r"\b(?:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
                           r"|\bas (?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})(?=\b)"
                           r"|\b(?:a|an|our) new ((?:[A-Z][\w-]*\s?){1,4})")

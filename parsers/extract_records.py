@@ -21,7 +21,7 @@ ADDRESS_TYPES = [
     ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
 ]
 OLD_ADDRESS_RE = re.compile(r"\b(old|previous|former|used to live|moved out of|(moved|moving) from)\b", re.I)
-ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 
 
 def _ids(ctx: Context) -> tuple[str | None, str | None]:
@@ -195,7 +195,7 @@ SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+(?:(?:in|of|and|for|to|on)\s+)?){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
-ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
            ("reference_data", re.compile(r"\b[A-Z]\w* (Type|Types|Category|Categories|Reason|Reasons|Status|Source)\b")),
            ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),

@@ -20,11 +20,11 @@ LOWER_ADDRESS_RE = re.compile(r"\b(\d{1,4}[a-z]?\s+(?:[a-z][\w'-]*\s+){1,3}" + S
                               re.I)
 # the inline form needs a number somewhere: a house number or a flat/unit number
 INLINE_NEEDS_NUMBER_RE = re.compile(r"\d")
-ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+ADDRESS_LABEL_RE = re.compile(r"^[ \t]*(?:new |home |full )?address[ \t]*(?:is)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 STREET_ONLY_RE = re.compile(r"\b(?:on|at|in|is)\s+((?:[A-Z][a-z'-]+\s+){1,3}" + STREET_WORDS
                             + r"\b(?:,\s*[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,2})")
 ADDRESS_LINE_LABEL_RE = re.compile(r"^[ \t]*(?:address line \d|address \d|line \d|street|house(?: number and street)?|"
-                                   r"village|town(?:/city)?|city)[ \t]*:[ \t]*(\S.*)$", re.I | re.M)
+                                   r"village|town(?:/city)?|city)(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 ADDRESS_IS_RE = re.compile(r"\baddress(?: is| will be| now)?\s*:?[ \t]*(?!\n)((?:Flat|Unit|Apartment|\d)[^\n]+)", re.I)
 NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
@@ -49,7 +49,7 @@ NOT_NAME_WORDS = {
     "also", "separately", "just", "still", "both", "all", "some", "any", "every", "each", "when", "if",
     "while", "since", "after", "before", "as", "so", "but", "because", "ward", "surgery", "practice",
     "primary", "academy", "health", "centre", "mental", "approved", "learning", "disabilities", "team's",
-    "occupational", "therapist", "practitioner", "assessor", "adviser", "advisor", "coordinator", "assistant",
+    "name", "surname", "title", "occupational", "therapist", "practitioner", "assessor", "adviser", "advisor", "coordinator", "assistant",
     "lead", "director", "nurse", "visitor", "consultant", "teacher", "head", "deputy", "principal", "matron",
     "senco", "dsl", "paediatrician", "psychiatrist", "psychologist", "administrator", "apprentice",
 }
