@@ -105,10 +105,11 @@ def _finish(st: Store, row: OutboxItem, now: datetime, *, status: str, error: st
             retry_at: datetime | None = None) -> None:
     """Record one send attempt in its own short transaction. A sent row is its own record
     (sent_at); failures, retries and holds also go to the ticket's events."""
+    if status == "sent":  # the hot path: one statement, one commit, no ORM session
+        with st.engine.begin() as conn:
+            conn.execute(_MARK_SENT, {"row_id": row.id, "now": now})
+        return
     with st.session() as session:
-        if status == "sent":
-            session.connection().execute(_MARK_SENT, {"row_id": row.id, "now": now})
-            return
         values: dict = {"status": status, "attempts": OutboxItem.attempts + 1,
                         "last_error": error}
         if retry_at is not None:
