@@ -230,6 +230,9 @@ def _attach(part: Message, ctype: str, filename: str | None, walk: _Walk) -> Non
     if filename is None:
         walk.unnamed += 1
         filename = placeholder_name(ctype, walk.unnamed)
+    if filename.lower().endswith(".eml") and data.strip():
+        # a forwarded message some clients label application/octet-stream: read it too
+        _forward_encoded(part, walk, data, keep_attachment=False)
     walk.attachments.append(make_attachment(filename, ctype, data))
 
 
@@ -259,7 +262,8 @@ def _decode_transfer(text: str, cte: str) -> bytes:
     return lenient_b64decode(raw) if cte == "base64" else quopri.decodestring(raw)
 
 
-def _forward_encoded(part: Message, walk: _Walk, data: bytes | None = None) -> None:
+def _forward_encoded(part: Message, walk: _Walk, data: bytes | None = None,
+                     keep_attachment: bool = True) -> None:
     """message/rfc822 sent base64/quoted-printable encoded: parse the decoded bytes."""
     data = decoded_payload(part) if data is None else data
     if not data.strip():
@@ -271,8 +275,9 @@ def _forward_encoded(part: Message, walk: _Walk, data: bytes | None = None) -> N
         raise MessageTooComplex(str(exc)) from None
     inner, _ = _parse_tree(data)
     walk.forwarded.append(_from_tree(inner, walk.max_depth, walk.depth + 1))
-    walk.attachments.append(make_attachment(part_filename(part) or _eml_name(inner),
-                                            "message/rfc822", data))
+    if keep_attachment:
+        walk.attachments.append(make_attachment(part_filename(part) or _eml_name(inner),
+                                                "message/rfc822", data))
 
 
 def _serialise(msg: Message) -> bytes:

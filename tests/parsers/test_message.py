@@ -222,3 +222,16 @@ def test_html_blockquotes_become_quote_marked_lines() -> None:
     msg = parse_message(mail(*HEAD, "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8", "", html))
     assert msg.text.splitlines() == ["Workstep 7654321 please", "On Mon, Amy wrote:",
                                      "> old request", "> for 1111111", ">> older"]
+
+
+def test_eml_attachment_labelled_octet_stream_is_read_as_forwarded() -> None:
+    inner = mail("From: Bea Lee <bea@example.org>", "Subject: Locked step", "", "step 5550001 is locked")
+    msg = parse_message(mail(
+        *HEAD, "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="f"', "",
+        "--f", "Content-Type: text/plain", "", "see attached", "",
+        "--f", 'Content-Type: application/octet-stream; name="Locked step.eml"',
+        "Content-Disposition: attachment", "Content-Transfer-Encoding: base64", "",
+        base64.encodebytes(inner).decode(), "--f--"))
+    assert [a.filename for a in msg.attachments] == ["Locked step.eml"]
+    assert msg.forwarded[0].text == "step 5550001 is locked"
+    assert "5550001" not in msg.text
