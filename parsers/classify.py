@@ -87,7 +87,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                           r"|\bcan'?t (work out|figure out|find out) (how|where)\b|\bi'?m trying to\b", _I), 3),
     ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way)\b[^?\n]*\?",
                                       _I), 2),
-    ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,60}\?", _I), 1.5),
+    ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
+    ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,120}\?", _I), 1.5),
     ("how_do_i", "question about Mosaic", _(r"\bquestion about (using )?mosaic|\bmosaic (query|question)|\bhow-?to\b", _I), 3),
     # duplicate_record
     ("duplicate_record", "merge", _(r"\bmerg(e|ed|ing)\b|\bjoined up\b|\bcombined?\b", _I), 1.5),
@@ -106,6 +107,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "fails", _(r"\b(fails|failed|failing)\b( with| to| when)?|\b(could|can) ?not be (found|loaded|opened|saved|generated)\b"
+                            r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
     ("incident", "fault symptoms", _(r"\bblank (white |grey |gray )?(screen|page)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b", _I), 2),

@@ -91,7 +91,7 @@ def extract_duplicate_record(ctx: Context) -> Found:
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LOCKED_BY_RE = re.compile(
-    rf"{_NAME}(?:'s)? (?:is|has been|are) already working|in use by {_NAME}|locked by {_NAME}|"
+    rf"{_NAME}(?:'s)? (?:is|has been|are|as) (?:already |still )?working|in use by {_NAME}|locked by {_NAME}|"
     rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it")
 
 

@@ -14,7 +14,7 @@ PERSON_LABEL = (r"\b(?:p\.?i\.?d\.?s?|person(?:'s)?\s*(?:id|no\.?|number|ref(?:e
                 r"|client\s*(?:ids?|no\.?|numbers?)|service\s*user\s*(?:ids?|no\.?|numbers?)"
                 r"|record\s*(?:ids?|no\.?|numbers?)|(?:child|adult|case)\s*(?:ids?)|person\s*id)")
 # 'ws 203948571', 'Step ID 55120934', 'Work step 9081726', 'the workstep ID is 58812340' (see 031, 032)
-WORKSTEP_LABEL = (r"\b(?:w/?s|work\s*-?\s*step|wrkstep|step)\s*(?:ids?|no\.?|numbers?|ref)?")
+WORKSTEP_LABEL = (r"\b(?:w/?s|work\s*-?\s*step|wrkstep|step)\s*(?:\(\s*)?(?:ids?|no\.?|numbers?|ref)?")
 
 PERSON_RE = re.compile(PERSON_LABEL + _GAP + _NUM, re.I)
 WORKSTEP_RE = re.compile(WORKSTEP_LABEL + _GAP + r"(?:\(\s*)?" + _NUM, re.I)
