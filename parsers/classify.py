@@ -34,7 +34,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
-                                   r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)", _I), 3.5),
+                                   r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)"
+                                   r"|\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated|switched off)\b"
+                                   r"|\b(finishes|finishing) (with us|on|at the end)\b", _I), 3.5),
     ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
                                             r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*", _I), 3.5),
     ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
@@ -111,14 +113,15 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
     ("incident", "fault symptoms", _(r"\bblank (white |grey |gray )?(screen|page)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
-    ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b", _I), 2),
+    ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b"
+                                 r"|\b(were|was) there (last week|yesterday|before|this morning)\b", _I), 2),
     ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),
     ("incident", "shows wrongly", _(r"\b(shows?|showing|displays?|displaying|appears?|appearing)\b[^.?!\n]{0,40}\b(in the wrong order|"
                                     r"incorrectly|blank|twice|duplicated|garbled)\b|\bin the wrong order\b", _I), 2),
-    ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown problem\b", _I), 2),
+    ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown (problem|issue|fault)\b", _I), 2),
     # person_record_change
     ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
                                                       r"authorised) (by mistake|in error|too early|wrongly)\b|\bstep mov|\bmov(e|ed|ing) (the|a) step\b"
