@@ -52,15 +52,17 @@ def _release_stale_claims(st: Store, now: datetime) -> None:
                         result.rowcount)
 
 
-def _due_ids(st: Store, now: datetime) -> list[int]:
+def _due_ids(st: Store, now: datetime, after: int = 0) -> list[int]:
     with st.session() as session:
         query = (select(OutboxItem.id).where(OutboxItem.status == "pending",
-                                             OutboxItem.next_attempt_at <= now)
+                                             OutboxItem.next_attempt_at <= now,
+                                             OutboxItem.id > after)
                  .order_by(OutboxItem.id).limit(BATCH_LIMIT))  # type: ignore[arg-type]
         return [i for i in session.exec(query) if i is not None]
 
 
-def _claim(st: Store, ids: list[int], settings: Settings, now: datetime) -> list[OutboxItem]:
+def _claim(st: Store, ids: list[int], settings: Settings, now: datetime,
+           report: SendReport) -> list[OutboxItem]:
     """pending -> sending for these rows (only those still pending: another worker may have
     some); rows whose recipient reached the hourly cap go to `held` instead."""
     cap = settings.helpdesk.replies_per_sender_per_hour
@@ -92,6 +94,7 @@ def _claim(st: Store, ids: list[int], settings: Settings, now: datetime) -> list
             store.add_event(session, row.ticket_id, "reply_held", now, kind=row.kind,
                             reason="replies_per_sender_per_hour")
             log.warning("reply %s held: per-sender hourly cap reached", row.id)
+        report.held += len(held)
         return keep
 
 
@@ -166,13 +169,14 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
         return report
     try:
         with transport:
-            for start in range(0, len(due), CLAIM_CHUNK):
-                for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now):
-                    _send_one(st, transport, settings, row, now, report, mailbox)
+            while due:  # pages of BATCH_LIMIT ids, all over this one connection
+                for start in range(0, len(due), CLAIM_CHUNK):
+                    for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now, report):
+                        _send_one(st, transport, settings, row, now, report, mailbox)
+                due = _due_ids(st, now, after=due[-1])
     except (TemporarySendError, OSError) as exc:  # could not connect at all: rows stay pending
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("outbox: transport unavailable (%s)", type(exc).__name__)
-    report.held = _count_held(st, due)
     return report
 
 
@@ -201,9 +205,3 @@ def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxIt
     report.sent += 1
     log.debug("reply %s sent (%s)", row.id, row.kind)
     _append_sent(st, mailbox, row)
-
-
-def _count_held(st: Store, ids: list[int]) -> int:
-    with st.session() as session:
-        return session.exec(select(func.count()).select_from(OutboxItem).where(
-            OutboxItem.id.in_(ids), OutboxItem.status == "held")).one()  # type: ignore[union-attr]
