@@ -82,7 +82,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
     # how_do_i
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
-    ("how_do_i", "is there a way", _(r"\bis there (a|an|any)( \w+){0,2} (way|option|function|report|shortcut|screen)\b|\bis it possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
+    ("how_do_i", "is there a way", _(r"\bis there (a|an|any)( \w+){0,2} (way|option|function|report|shortcut|screen)\b|\bis it possible to\b|\b(wondering|wonder|wondered) (if|whether)\b|\bif it'?s possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
                                      r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"

@@ -81,7 +81,8 @@ def extract_organisation(ctx: Context) -> Found:
         email = re.search(r"\be-?mail[^.?!\n@]{0,30}?(?:to|is now|:)\s*(" + EMAIL_RE.pattern + ")", text, re.I)
         if email:
             changes["email"] = email.group(1).lower()
-        if re.search(r"\b(moved|moving|new address|address (is|will be) now)\b", text, re.I):
+        if re.search(r"\b(moved|moving|relocat\w*|new address|address (is|will be) now|update the (organisation's )?address|"
+                     r"change of address)\b", text, re.I):
             address, postcode = find_address(text), find_postcode(text)
             if address:
                 changes["address"] = address
