@@ -38,10 +38,12 @@ def _store(settings: Settings) -> Store:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(True)
-    from .edges import build_context
+    from .edges import build_context, make_mailbox, make_transport
     from .scheduler import run_forever, run_once
 
     settings = _settings(args)
+    make_mailbox(settings)  # a missing password variable stops us here, named,
+    make_transport(settings)  # not at every poll
     store = _store(settings)
     ctx = build_context(settings, store)
     try:

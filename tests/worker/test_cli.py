@@ -86,3 +86,13 @@ def test_db_upgrade(project: Path, capsys) -> None:
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
     assert main(["db", "upgrade"]) == 0
     assert f"revision {head}" in capsys.readouterr().out
+
+
+def test_run_without_the_password_variable_stops_naming_it(project: Path, capsys,
+                                                           monkeypatch) -> None:
+    cfg = project / "config.toml"
+    cfg.write_text(cfg.read_text().replace('kind = "maildir"            # "maildir" (embedded',
+                                           'kind = "imap"            # "maildir" (embedded', 1))
+    monkeypatch.delenv("HELPDESK_IMAP_PASSWORD", raising=False)
+    assert main(["run", "--once"]) == 2
+    assert "HELPDESK_IMAP_PASSWORD" in capsys.readouterr().err
