@@ -22,6 +22,9 @@ _BIDI_CONTROLS = re.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 MAX_FILENAME = 200
 # a container inside a container inside ...: stop unpacking here
 MAX_CONTAINER_DEPTH = 3
+# real winmail.dat files hold a few dozen objects (a handful per attached file)
+MAX_TNEF_OBJECTS = 2000
+MAX_MSG_BYTES = 25_000_000
 
 
 def safe_filename(raw: str | None) -> str | None:
@@ -86,8 +89,21 @@ def make_attachment(filename: str, content_type: str, data: bytes, depth: int = 
                       sha256=hashlib.sha256(data).hexdigest(), data=data, contained=contained)
 
 
+def _tnef_object_count(data: bytes, limit: int) -> int:
+    """TNEF objects in a container, counted from their length fields (stops past `limit`)."""
+    offset, count = 6, 0
+    while offset + 11 <= len(data) and count <= limit:
+        offset += int.from_bytes(data[offset + 5:offset + 9], "little") + 11
+        count += 1
+    return count
+
+
 def unpack_tnef(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
     """The files inside an Outlook TNEF container; () when it cannot be read."""
+    if _tnef_object_count(data, MAX_TNEF_OBJECTS) > MAX_TNEF_OBJECTS:
+        # tnefparse copies the rest of the buffer for every object: quadratic on a flood
+        log.info("winmail.dat not unpacked: too many TNEF objects")
+        return ()
     try:
         from tnefparse import TNEF
 
@@ -108,7 +124,7 @@ def unpack_tnef(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
 
 def unpack_msg(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
     """The attachments of an Outlook .msg file; () when it cannot be read or is not one."""
-    if not data.startswith(b"\xd0\xcf\x11\xe0"):  # OLE2 compound file signature
+    if not data.startswith(b"\xd0\xcf\x11\xe0") or len(data) > MAX_MSG_BYTES:  # OLE2 signature
         return ()
     try:
         import extract_msg

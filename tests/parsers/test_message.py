@@ -235,3 +235,16 @@ def test_eml_attachment_labelled_octet_stream_is_read_as_forwarded() -> None:
     assert [a.filename for a in msg.attachments] == ["Locked step.eml"]
     assert msg.forwarded[0].text == "step 5550001 is locked"
     assert "5550001" not in msg.text
+
+
+def test_tnef_object_flood_is_not_unpacked_and_does_not_hang() -> None:
+    import struct
+
+    flood = struct.pack("<IH", 0x223E9F78, 1) + struct.pack("<BHHIH", 1, 0x7777, 2, 0, 0) * 300_000
+    msg = parse_message(mail(
+        *HEAD, "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="t"', "",
+        "--t", "Content-Type: text/plain", "", "rich text mail", "",
+        "--t", 'Content-Type: application/ms-tnef; name="winmail.dat"', "Content-Transfer-Encoding: base64", "",
+        base64.encodebytes(flood).decode(), "--t--"))
+    (att,) = msg.attachments
+    assert att.filename == "winmail.dat" and att.size == len(flood) and att.contained == ()
