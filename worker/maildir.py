@@ -87,8 +87,11 @@ class MaildirMailbox:
         delivered = self._delivery_times()
         keys = sorted(self.box.keys(),
                       key=lambda k: (k not in known, known.get(k, 0), delivered.get(k, 0), k))
+        fresh = [k for k in keys if k not in known]
         for key in keys:
             self._uid_of(key)
+        if fresh:  # saved before anything is fetched: a crash must not hand these UIDs out again
+            self._save_uids()
         self._by_uid = {int(uid): key for key, uid in known.items()}
         return keys
 

@@ -214,3 +214,20 @@ def test_parser_crash_keeps_the_mail_and_replay_files_it_after_the_fix(
         assert statuses == ["ready", "redirected", "superseded"]
         assert len(s.exec(select(StoredMessage)).all()) == 2
     assert [o.outcome for o in poll_once(ctx, OPEN_NOW).outcomes] == []
+
+
+def test_maildir_uids_survive_a_crash_mid_cycle(tmp_path: Path, sqlite_url: str) -> None:
+    """UIDs handed out are on disk before the cycle stores anything: after a crash (no clean
+    exit) a new message gets a new UID, above the stored last_uid, and is not skipped."""
+    from worker.mailbox import FolderState
+    from worker.maildir import MaildirMailbox
+
+    settings = make_settings(tmp_path, sqlite_url)
+    deliver(settings, corpus(SAMPLES[0]))
+    crashed = MaildirMailbox(settings.mailbox.path).__enter__()  # never exited: the crash
+    first = list(crashed.fetch_new(FolderState(None, 0)))
+    crashed.mark_processed(first[0])
+    deliver(settings, corpus(SAMPLES[1]))
+    with MaildirMailbox(settings.mailbox.path) as mailbox:
+        again = list(mailbox.fetch_new(FolderState(mailbox.uidvalidity(), first[0].uid)))
+    assert [m.data for m in again] == [corpus(SAMPLES[1])]
