@@ -54,6 +54,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                            r"|\bmosaic (worker|user) (record|profile)", _I), 2.5),
     ("worker_details", "someone's details", _(r"\b[A-Z][a-z]+(?: [A-Z][\w-]+)?['’]s (mosaic |contact |worker )?details\b"
                                               r"|\b(his|her|their|my) (new )?(work )?(mobile|email|phone|desk phone|landline)( number| address)? (is|has changed|will be)\b"), 2.5),
+    ("worker_details", "new number given", _(r"\bnew (work |desk )?(phone|telephone|mobile|landline|number|extension)( number)?\s*[:\-–]?\s*(is )?"
+                                             r"(\+44\s?|0)\d{2,4}\s?\d{3}", _I), 2.5),
     ("worker_details", "detail lines", _(r"^\s*[-*\u2022]?\s*(desk phone|work phone|phone|mobile|email|surname|first name|title)\s*:", _I | re.M), 1.5),
     # organisation
     ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"

@@ -163,9 +163,16 @@ FROM_TO_RE = re.compile(rf"\bfrom {_NAME} to {_NAME}")
 UNDER_RE = re.compile(rf"\b(?:under|as|on behalf of|for)\s+{_NAME}")
 
 
+NEW_NUMBER_RE = re.compile(r"\bnew (?:work |desk )?(?:phone|telephone|mobile|landline|number)(?: number)?\s*[:\-–]?\s*(?:is\s+)?"
+                           r"((?:\+44\s?|0)\d{2,4}\s?\d{3,4}\s?\d{3,4})", re.I)
+
+
 def find_changes(text: str) -> dict[str, str]:
     """Field -> new value for the contact/name changes a text asks for."""
     changes: dict[str, str] = {}
+    for m in NEW_NUMBER_RE.finditer(text):  # 'Amy Rudd - new desk phone 01522 555701'
+        key = "mobile" if re.match(r"(?:\+44\s?|0)7", m.group(1)) else "phone"
+        changes.setdefault(key, m.group(1))
     for key, pattern in DETAIL_PATTERNS:
         m = pattern.search(text)
         if m and key not in changes:
