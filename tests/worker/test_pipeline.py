@@ -222,12 +222,15 @@ def test_maildir_uids_survive_a_crash_mid_cycle(tmp_path: Path, sqlite_url: str)
     from worker.mailbox import FolderState
     from worker.maildir import MaildirMailbox
 
+    import mailbox as stdlib_mailbox
+
     settings = make_settings(tmp_path, sqlite_url)
-    deliver(settings, corpus(SAMPLES[0]))
+    mta = stdlib_mailbox.Maildir(settings.mailbox.path, create=True)  # delivery by an MTA
+    mta.add(corpus(SAMPLES[0]))
     crashed = MaildirMailbox(settings.mailbox.path).__enter__()  # never exited: the crash
     first = list(crashed.fetch_new(FolderState(None, 0)))
     crashed.mark_processed(first[0])
-    deliver(settings, corpus(SAMPLES[1]))
+    mta.add(corpus(SAMPLES[1]))
     with MaildirMailbox(settings.mailbox.path) as mailbox:
         again = list(mailbox.fetch_new(FolderState(mailbox.uidvalidity(), first[0].uid)))
     assert [m.data for m in again] == [corpus(SAMPLES[1])]
