@@ -9,7 +9,11 @@ from .model import Address
 
 _ENCODED_WORDS = re.compile(r"=\?[^?\s]+\?[qQbB]\?[^?]*\?=(?:[ \t\r\n]*=\?[^?\s]+\?[qQbB]\?[^?]*\?=)*")
 _ANGLE_ADDR = re.compile(r"<\s*([^<>\s\"]+@[^<>\s\"]+?)\s*>")
-_BARE_ADDR = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# the lookbehind starts a match only where a run of address characters starts: linear time
+_BARE_ADDR = re.compile(r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])"
+                        r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# a To/Cc line of a few hundred people fits; past this a header is an attack, not a list
+MAX_ADDRESS_HEADER = 20_000
 _PLACEHOLDER = "qzEWx{}xWEzq"
 _PLACEHOLDER_RE = re.compile(r"qzEWx(\d+)xWEzq")
 
@@ -21,7 +25,7 @@ def parse_addresses(raw: object) -> tuple[Address, ...]:
     display name that decodes to commas, colons or CR/LF cannot split or hide the address
     (see tests/bugcases/15-encoded-crlf-header-injection.eml).
     """
-    text = header_str(raw)
+    text = header_str(raw)[:MAX_ADDRESS_HEADER]
     if not text.strip():
         return ()
     words: list[str] = []
