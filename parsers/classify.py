@@ -72,6 +72,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\brenamed\b|\bchange (of )?(our|the|its) name\b"
                                  r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
     ("organisation", "org contact change", _(r"\b(main )?(telephone|phone) number for [A-Z]|\b(surgery|practice|school|home|centre)'s (phone )?number\b"
+                                             r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider)['’]s (main |new |office |general )?"
+                                             r"(tele)?(phone )?(number|e-?mail|address)\b"
                                              r"|\bnumber for the (surgery|practice|school|home)\b"), 3),
     # professional
     ("professional", "professional", _(r"\bprofessionals?\b", _I), 3.5),
@@ -135,6 +137,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
+    ("person_record_change", "undo a step", _(r"\b(revers(e|ed|ing)|undo|undone|roll(ed)? back)\b|\b(opened|open) (up )?again\b", _I), 3),
     ("person_record_change", "wrong choice", _(r"\b(picked|chose|selected|recorded|entered|put|ticked) (the )?(wrong|incorrect)\b"
                                                r"|\bwhen it should have been\b|\b(outcome|next action|decision|date)\b[^.?!\n]{0,10}\b(be )?(corrected|amended)\b"
                                                r"|\b(finalised|completed|closed|authorised) so (i|we) can'?t\b", _I), 3),

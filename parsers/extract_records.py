@@ -233,7 +233,7 @@ def extract_design_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:^[ \t]*access(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|^[ \t]*access(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
@@ -291,7 +291,7 @@ def extract_restricted_record(ctx: Context) -> Found:
         for s in sentences(ctx.text):
             if not re.search(r"\brestrict", s.text, re.I):
                 continue
-            causal = re.search(r"\b(?:because|as|since|due to)\b\s+(.{15,})", s.text)
+            causal = re.search(r"\b(?:because|as|since|due to)\b\s+(.{15,}?)(?:,\s*(?:please|could|can|so)\b|$)", s.text, re.I)
             clauses = re.split(r"\s+[-–]\s+|[,;]|\bso\b", s.text)
             reason = causal.group(1) if causal else next(
                 (c for c in clauses[1:] if REASON_RE.search(c) and word_count(c) >= 3), None)
