@@ -19,7 +19,6 @@ MAX_HTML_CHARS = 300_000
 # only to learn the charset of an HTML part whose MIME header names none
 _META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?([A-Za-z0-9_.:-]{1,40})""", re.I)
 _BLANK_RUNS = re.compile(r"\n[ \t]*(?:\n[ \t]*){2,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
 # "strict" CSS: no indentation for <div> (Outlook wraps every line in divs)
 # <blockquote> spans are annotated so quoted history gets '> ' markers, as in plain text
 _HTML_CONFIG = ParserConfig(css=CSS_PROFILES["strict"], table_cell_separator="  ",
@@ -96,7 +95,8 @@ def html_to_text(html: str, on_defect: Callable[[str], None] | None = None) -> s
             on_defect("HtmlConversionDefect")
         return ""
     text = _mark_quotes(rendered["text"], [(a, b) for a, b, _ in rendered.get("label", ())])
-    text = _TRAILING_SPACE.sub("\n", text.replace("\xa0", " "))
+    # per line, not a regex: '[ \t]+\n' backtracks quadratically over a long run of spaces
+    text = "\n".join(line.rstrip(" \t") for line in text.replace("\xa0", " ").split("\n"))
     return _BLANK_RUNS.sub("\n\n", text).strip("\n")
 
 

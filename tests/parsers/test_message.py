@@ -201,8 +201,9 @@ def test_detached_signatures_are_not_customer_attachments() -> None:
     b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n" + b"--x\r\n" * 50000,
     b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" + b"".join(
         b"--b\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(1000)) + b"--b--",
+    b"From: a@example.org\r\nContent-Type: text/html\r\n\r\n<pre>x" + b" " * 100_000 + b"y</pre>",
     b"From: a@example.org\r\nTo: " + b"a" * 200_000 + b"\r\nCc: <b@" + b"c" * 100_000 + b"\r\n\r\nx",
-], ids=["20k-encoded-words", "5k-headers", "50k-delimiter-lookalikes", "1k-parts", "huge-address-lines"])
+], ids=["20k-encoded-words", "5k-headers", "50k-delimiter-lookalikes", "1k-parts", "html-space-run", "huge-address-lines"])
 def test_floods_parse_in_bounded_time(data: bytes) -> None:
     start = time.monotonic()
     msg = parse_message(data)
