@@ -97,8 +97,10 @@ def ticket_page(session: Session, ticket: Ticket, own_address: str) -> dict[str,
             timeline.append({"kind": "note", "when": e.created_at, "actor": e.actor,
                              "text": e.new_value or ""})
     timeline.sort(key=lambda item: (item["when"], {"in": 0, "out": 1, "note": 2}[item["kind"]]))
+    first_retype = next((e for e in entries if e.action == "change_type"), None)
     return {
         "ticket": ticket, "type_title": type_title(ticket.type), "fields": field_rows(ticket),
+        "parser_type": first_retype.old_value if first_retype else None,
         "missing": [{"name": m, "label": label(m)} for m in ticket.missing],
         "cues": ticket.cues, "timeline": timeline,
         "audit": [{"when": e.created_at, "actor": e.actor, "action": e.action,
