@@ -90,7 +90,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                      r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
-                                          r"|\bcan'?t (work out|figure out|find out) (how|where)\b|\bi'?m trying to\b", _I), 3),
+                                          r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"
+                                          r"|\bwhere (would|do|should|can) (i|we) go\b", _I), 3),
     ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way)\b[^?\n]*\?",
                                       _I), 2),
     ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
@@ -115,11 +116,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
     ("incident", "fails", _(r"\b(fails|failed|failing)\b( with| to| when)?|\b(could|can) ?not be (found|loaded|opened|saved|generated)\b"
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
-    ("incident", "fault symptoms", _(r"\bblank (white |grey |gray )?(screen|page)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
+    ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b"
                                  r"|\b(were|was) there (last week|yesterday|before|this morning)\b", _I), 2),
-    ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
+    ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\banyone else (having|getting|seeing|had)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),

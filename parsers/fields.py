@@ -55,6 +55,11 @@ NOT_NAME_WORDS = {
 }
 
 
+# words that end an organisation's name: the capitalised words before them are no person's name
+ORG_BREAK = {"practice", "surgery", "school", "academy", "centre", "hospital", "trust", "house", "home", "team",
+             "service", "services", "hub", "council", "group", "unit", "college", "nursery", "pharmacy", "clinic"}
+
+
 def find_postcode(text: str) -> str | None:
     """The first UK postcode, upper-case with one space ('ln6 9tg' -> 'LN6 9TG')."""
     for m in POSTCODE_RE.finditer(text):
@@ -191,7 +196,8 @@ def person_names(text: str) -> list[tuple[str, int]]:
             if word and not is_title and word.lower() not in NOT_NAME_WORDS:
                 current.append((word, pos))
                 continue
-            if 2 <= len(current) <= 3:
+            # 'Nettleham Medical' in 'Nettleham Medical Practice' is an organisation, not a person
+            if 2 <= len(current) <= 3 and word.lower() not in ORG_BREAK:
                 first = title if title and title[1] + len(title[0]) + 1 == current[0][1] else None
                 name = " ".join(w for w, _ in ([first] if first else []) + current)
                 out.append((name, (first or current[0])[1]))
