@@ -124,3 +124,14 @@ def test_downloads_are_attachments_with_a_safe_name():
     ascii_name = header.split('"')[1]
     assert "\\" not in ascii_name and '"' not in ascii_name and "/" not in ascii_name
     assert "filename*=UTF-8''" in header
+
+
+def test_marks_whole_words_and_address_lines():
+    text = "Trentside Homes say her home is\nFlat 2, Mercer House\n41 Spital Street\nGainsborough"
+    needles = needles_of({"address_type": "home",
+                          "address": "Flat 2, Mercer House, 41 Spital Street, Gainsborough"}, [])
+    out = str(highlight(text, needles))
+    assert "Homes" in out and ">Homes<" not in out
+    assert '<mark class="source" title="address_type">home</mark> is' in out
+    for part in ("Flat 2", "Mercer House", "41 Spital Street", "Gainsborough"):
+        assert f'<mark class="source" title="address">{part}</mark>' in out

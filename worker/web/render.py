@@ -50,6 +50,10 @@ def needles_of(fields: dict[str, Any], cues: list[dict[str, Any]]) -> list[tuple
                 add(name, v)
         elif isinstance(value, str) and len(value.strip()) >= MIN_NEEDLE:
             out.append((name, value.strip()))
+            # an address the parser joined with commas is written on several lines in mail
+            parts = [p.strip() for p in value.split(",")]
+            if len(parts) > 1:
+                out.extend((name, p) for p in parts if len(p) >= MIN_NEEDLE)
 
     for name, value in fields.items():
         add(name, value)
@@ -61,9 +65,12 @@ def needles_of(fields: dict[str, Any], cues: list[dict[str, Any]]) -> list[tuple
 
 
 def _pattern(needle: str) -> re.Pattern[str]:
-    """Case-insensitive, any run of white space matching any other (mail rewraps lines)."""
-    parts = [re.escape(p) for p in needle.split()]
-    return re.compile(r"\s+".join(parts), re.I)
+    """Case-insensitive, any run of white space matching any other (mail rewraps lines), and
+    whole words only: "home" is not marked inside "Homes"."""
+    body = r"\s+".join(re.escape(p) for p in needle.split())
+    start = r"(?<!\w)" if needle[:1].isalnum() else ""
+    end = r"(?!\w)" if needle[-1:].isalnum() else ""
+    return re.compile(start + body + end, re.I)
 
 
 def highlight(text: str, needles: list[tuple[str, str]], limit: int = 200) -> Markup:
