@@ -108,11 +108,11 @@ def extract_remove_lock(ctx: Context) -> Found:
 
 GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|issue|fault)(?:\s*/\s*(?:incident|error|problem|issue|fault))*"
                                r"(?: with mosaic)?", re.I)
-PROBLEM_RE = re.compile(r"\bunavailable\b|\b(is|was|went|seems|goes) down\b|\b(none of us|nobody|no one)\b|\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
+PROBLEM_RE = re.compile(r"exception\b|\bwhenever i\b|\bunavailable\b|\b(is|was|went|seems|goes) down\b|\b(none of us|nobody|no one)\b|\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
                         r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
                         r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
 # 'I get this error:' then the message on its own line (see tests/messages/h57)
-ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following)\b[^\n]{0,30}:[ \t]*\n+[ \t]*([^\n]{5,200})", re.I)
+ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following|this|getting)\b[^\n]{0,60}:[ \t]*\n+[ \t]*([^\n]{5,200})", re.I)
 # asking how to report, not reporting (see 034)
 PROCESS_RE = re.compile(r"\b(what (information|details|do you need)|is there a form|how (do|should) i report|"
                         r"fill in|get in touch|call me|ring me|let me know)\b", re.I)
@@ -233,7 +233,7 @@ def extract_design_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|^[ \t]*access(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
