@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from email.message import Message
 
 import mailparser
-from mailparser.exceptions import MailParserRecursionError
 
 from .addresses import first_address, parse_addresses
 from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
@@ -84,23 +83,37 @@ def parse_message(data: bytes, max_depth: int = 50) -> ParsedMessage:
 # mail-parser decodes headers with email.header.decode_header, which is quadratic in the
 # number of encoded words: 20,000 of them take seconds. No person's mail has that many.
 MAX_ENCODED_WORDS_FOR_LIBRARY = 2000
+# the stdlib re-parses MIME parameters on every get_param(), quadratically in their number;
+# real Content-Type/-Disposition values (boundary, charset, an RFC 2231 filename) are short
+MAX_MIME_PARAM_HEADER = 4096
 
 
 def _parse_tree(data: bytes) -> tuple[Message, list[str]]:
-    """The stdlib message tree (via mail-parser) and the defect names mail-parser found."""
+    """The stdlib message tree, checked by mail-parser, and the defect names it found."""
+    msg = email.message_from_bytes(data)
+    defects = _shorten_mime_headers(msg)
     if data.count(b"=?") > MAX_ENCODED_WORDS_FOR_LIBRARY:
-        return email.message_from_bytes(data), ["ExcessiveEncodedWordsDefect"]
+        return msg, defects + ["ExcessiveEncodedWordsDefect"]
     try:
-        parsed = mailparser.MailParser.from_bytes(data)
-        return parsed.message, sorted(parsed.defects_categories)
-    except MailParserRecursionError as exc:
-        raise MessageTooComplex(str(exc)) from None
-    except Exception as exc:  # noqa: BLE001 - a library bug must not lose the message
-        log.warning("mail-parser failed (%s); reading with the stdlib only", type(exc).__name__)
-    try:
-        return email.message_from_bytes(data), ["MailParserFailedDefect"]
+        parsed = mailparser.MailParser(msg)
+        return parsed.message, sorted(set(defects) | parsed.defects_categories)
     except RecursionError:
         raise MessageTooComplex("MIME nesting too deep") from None
+    except Exception as exc:  # noqa: BLE001 - a library bug must not lose the message
+        log.warning("mail-parser failed (%s); reading with the stdlib only", type(exc).__name__)
+        return msg, defects + ["MailParserFailedDefect"]
+
+
+def _shorten_mime_headers(msg: Message) -> list[str]:
+    """Cut over-long Content-Type/-Disposition values (a parameter flood) in place."""
+    cut = False
+    for part in msg.walk():
+        for name, value in part.raw_items():
+            if name.lower() in ("content-type", "content-disposition") \
+                    and isinstance(value, str) and len(value) > MAX_MIME_PARAM_HEADER:
+                part.replace_header(name, value[:MAX_MIME_PARAM_HEADER])
+                cut = True
+    return ["OversizedMimeHeaderDefect"] if cut else []
 
 
 @dataclass

@@ -250,3 +250,14 @@ def test_tnef_object_flood_is_not_unpacked_and_does_not_hang() -> None:
         base64.encodebytes(flood).decode(), "--t--"))
     (att,) = msg.attachments
     assert att.filename == "winmail.dat" and att.size == len(flood) and att.contained == ()
+
+
+def test_parameter_floods_are_cut_or_rejected_quickly() -> None:
+    medium = b"From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" \
+        b"Content-Disposition: attachment" + b"; a=b" * 10_000 + b"\r\n\r\nx\r\n--b--"
+    start = time.monotonic()
+    assert "OversizedMimeHeaderDefect" in parse_message(medium).defects
+    with pytest.raises(MessageTooComplex):
+        parse_message(b"From: a@example.org\r\nContent-Type: multipart/mixed" + b"; a=b" * 200_000
+                      + b"\r\n\r\nx")
+    assert time.monotonic() - start < 1.5
