@@ -142,7 +142,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "undo a step", _(r"\b(revers(e|ed|ing)|undo|undone|roll(ed)? back)\b|\b(opened|open) (up )?again\b", _I), 3),
     ("person_record_change", "wrong choice", _(r"\b(picked|chose|selected|recorded|entered|put|ticked) (the )?(wrong|incorrect)\b"
                                                r"|\bwhen it should have been\b|\b(outcome|next action|decision|date)\b[^.?!\n]{0,10}\b(be )?(corrected|amended)\b"
-                                               r"|\b(finalised|completed|closed|authorised) so (i|we) can'?t\b", _I), 3),
+                                               r"|\b(finalised|completed|closed|authorised) so (i|we) can'?t\b"
+                                               r"|\bcan'?t (change|edit|amend|update|correct|delete)\b[^.?!\n]{0,30}\b(now|as|because|since)\b[^.?!\n]{0,25}"
+                                               r"\b(finalised|completed|closed|authorised|signed off)\b"
+                                               r"|\b(linked|attached|added|recorded) (as|to) the wrong (person|child|mother|father|parent|record)\b", _I), 3),
     ("person_record_change", "wrong record", _(r"\b(on|to|against|in) the wrong (child|person|client|family|man|woman|young person|service user)?(['’]s)? ?(record|file)\b"
                                                r"|\b(remove|delete)\w*\b[^.?!\n]{0,25}\bfrom (this|the|his|her|their) record\b", _I), 3.5),
     ("person_record_change", "misallocated step", _(r"\b(assigned|sent|allocated|passed|routed)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"
