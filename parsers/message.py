@@ -86,6 +86,8 @@ MAX_ENCODED_WORDS_FOR_LIBRARY = 2000
 # the stdlib re-parses MIME parameters on every get_param(), quadratically in their number;
 # real Content-Type/-Disposition values (boundary, charset, an RFC 2231 filename) are short
 MAX_MIME_PARAM_HEADER = 4096
+# RFC 5322 lines stop at 998 characters; a longer subject is an attack on every later stage
+MAX_SUBJECT = 1000
 
 
 def _parse_tree(data: bytes) -> tuple[Message, list[str]]:
@@ -154,7 +156,7 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
     html = "\n".join(t for kind, t in walk.segments if kind in ("html", "html_view"))
     return ParsedMessage(
         message_id=first_message_id(raw_header(msg, "message-id")),
-        subject=decode_header(raw_header(msg, "subject")),
+        subject=decode_header(raw_header(msg, "subject"))[:MAX_SUBJECT],
         date=date_of(raw_header(msg, "date")),
         sender=first_address(raw_header(msg, "from")),
         to=parse_addresses(raw_header(msg, "to")),
