@@ -8,6 +8,8 @@ from email.message import Message
 
 from .decoding import decode_header, header_str, one_line
 
+# a long To/References line fits; anything longer is cut (the raw message keeps it all)
+MAX_HEADER_VALUE = 20_000
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
@@ -23,7 +25,8 @@ def decoded_headers(msg: Message) -> dict[str, tuple[str, ...]]:
     """Every header, lower-case name -> decoded one-line values in order of appearance."""
     out: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
-        out.setdefault(one_line(header_str(key)).lower(), []).append(decode_header(value))
+        decoded = decode_header(value)[:MAX_HEADER_VALUE]
+        out.setdefault(one_line(header_str(key)).lower(), []).append(decoded)
     return {k: tuple(v) for k, v in out.items()}
 
 
