@@ -109,12 +109,13 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock", _I), 2.5),
     # incident
-    ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btimed? ?out\b|\btimeouts?\b", _I), 2.5),
+    ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
+    ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),
     ("incident", "fails", _(r"\b(fails|failed|failing)\b( with| to| when)?|\b(could|can) ?not be (found|loaded|opened|saved|generated)\b"
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
     ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "

@@ -21,6 +21,7 @@ ADDRESS_TYPES = [
     ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
 ]
 OLD_ADDRESS_RE = re.compile(r"\b(old|previous|former|used to live|moved out of|(moved|moving) from)\b", re.I)
+ADDRESS_TYPE_SAID_RE = re.compile(r"\baddress type (?:is|should be|will be|=)\s*(home|temporary|placement|respite|correspondence)\b", re.I)
 ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 
 
@@ -50,14 +51,15 @@ def extract_add_address(ctx: Context) -> Found:
     found.set("person_id", person_id, "label:person ID")
     found.set("address", find_address(ctx.text), "address")
     found.set("postcode", _new_postcode(ctx.text), "postcode")
-    label = ADDRESS_TYPE_LABEL_RE.search(ctx.text)
+    label = ADDRESS_TYPE_LABEL_RE.search(ctx.text) or ADDRESS_TYPE_SAID_RE.search(ctx.text)
     if label:
         found.set("address_type", tidy(label.group(1)).lower(), "label:address type")
     else:
-        for name, pattern in ADDRESS_TYPES:
-            if pattern.search(ctx.text):
-                found.set("address_type", name, f"word:{name}")
-                break
+        # the first kind named that is not denied ('home, not temporary')
+        named = [(m.start(), name) for name, pattern in ADDRESS_TYPES for m in pattern.finditer(ctx.text)
+                 if not re.search(r"\b(not|n't|no longer)\s+(a\s+)?$", ctx.text[max(0, m.start() - 12):m.start()], re.I)]
+        if named:
+            found.set("address_type", min(named)[1], f"word:{min(named)[1]}")
     start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=45, avoid=DOB_BEFORE_RE)
     if start:
         found.set("start_date", iso(in_the_past(start, ctx.text, ctx.date)), "date after start cue", start.text)
