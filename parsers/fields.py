@@ -30,7 +30,9 @@ NAME_TOKEN = r"[A-Z][a-zà-ÿ'’-]+(?:-[A-Z][a-zà-ÿ'’]+)?"
 TITLE = r"(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Sr|Rev)\.?"
 _CAP = r"(?:[A-ZÀ-Þ][a-zà-ÿ]+(?:[-'’][A-ZÀ-Þ][a-zà-ÿ]+)?(?:['’]s\b)?|[A-ZÀ-Þ]['’][A-ZÀ-Þ][a-zà-ÿ]+|Mc[A-Z][a-z]+|Ní|Ó|Nic)"
 # two or three capitalised words, with any title: 'Dr Helena Marsh', 'Siobhán Ní Bhriain', 'Kerry-Ann Mitchell'
-PERSON_NAME_RE = re.compile(rf"(?<![\w'’-])(?:{_CAP})(?:[ \t]+(?:{_CAP}))+(?![\w'’-])")
+# surname particles people write in lower case: 'Sam de Souza', 'Ellie van der Berg'
+_PARTICLE = r"(?:de|van|der|von|da|di|du|del|della|le|la|al|bin|ap|dos|das)"
+PERSON_NAME_RE = re.compile(rf"(?<![\w'’-])(?:{_CAP})(?:[ \t]+(?:{_PARTICLE}[ \t]+)*(?:{_CAP}))+(?![\w'’-])")
 NOT_NAME_WORDS = {
     "mosaic", "team", "the", "please", "thanks", "hi", "hello", "dear", "could", "can", "would", "mr", "mrs",
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
@@ -193,11 +195,13 @@ def person_names(text: str) -> list[tuple[str, int]]:
         title: tuple[str, int] | None = None
         for word, pos in words + [("", -1)]:
             is_title = bool(word) and re.fullmatch(TITLE, word) is not None
-            if word and not is_title and word.lower() not in NOT_NAME_WORDS:
+            if word and not is_title and (word.lower() not in NOT_NAME_WORDS or re.fullmatch(_PARTICLE, word)):
                 current.append((word, pos))
                 continue
             # 'Nettleham Medical' in 'Nettleham Medical Practice' is an organisation, not a person
-            if 2 <= len(current) <= 3 and word.lower() not in ORG_BREAK:
+            while current and re.fullmatch(_PARTICLE, current[-1][0]):
+                current.pop()
+            if 2 <= len([w for w, _ in current if not re.fullmatch(_PARTICLE, w)]) <= 3 and word.lower() not in ORG_BREAK:
                 first = title if title and title[1] + len(title[0]) + 1 == current[0][1] else None
                 name = " ".join(w for w, _ in ([first] if first else []) + current)
                 out.append((name, (first or current[0])[1]))

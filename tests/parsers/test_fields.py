@@ -122,3 +122,8 @@ def test_the_new_postcode_not_the_old_one() -> None:
 
     assert _new_postcode("She has moved from 1 Old Road, Louth LN11 1AA to 5 New Road, Lincoln LN2 2BB") == "LN2 2BB"
     assert _new_postcode("New address: 5 New Road, Lincoln LN2 2BB") == "LN2 2BB"
+
+
+def test_names_with_lower_case_particles_and_not_organisations() -> None:
+    assert [n for n, _ in person_names("Please add Sam de Souza as a new starter")] == ["Sam de Souza"]
+    assert [n for n, _ in person_names("a new social prescriber at Nettleham Medical Practice")] == []
