@@ -122,7 +122,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b"
                                  r"|\b(were|was) there (last week|yesterday|before|this morning)\b", _I), 2),
-    ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\banyone else (having|getting|seeing|had)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
+    ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bthe whole( \w+)? team\b|\banyone else (having|getting|seeing|had)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),

@@ -88,7 +88,25 @@ def extract_duplicate_record(ctx: Context) -> Found:
         value = keep.group(1) or keep.group(2)
         if value in ids:
             found.set("keep_person_id", value, "keep", keep.group(0))
+    elif len(ids) >= 2 and (ordinal := _kept_by_position(ctx.text, len(ids))) is not None:
+        found.set("keep_person_id", ids[ordinal], "keep by position", ctx.text)
     return found
+
+
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2}
+KEEP_ORDINAL_RE = re.compile(r"\bkeep(?:ing)? the (first|1st|second|2nd|third|3rd)\b", re.I)
+DROP_ORDINAL_RE = re.compile(r"\b(?:delete|remove|close|get rid of|merge)\b[^.?!\n]{0,20}\bthe (first|1st|second|2nd)\b", re.I)
+
+
+def _kept_by_position(text: str, count: int) -> int | None:
+    """'keep the first one' -> 0; 'delete the second one' of two -> 0. None when unsaid."""
+    m = KEEP_ORDINAL_RE.search(text)
+    if m and ORDINALS[m.group(1).lower()] < count:
+        return ORDINALS[m.group(1).lower()]
+    m = DROP_ORDINAL_RE.search(text)
+    if m and count == 2:
+        return 1 - ORDINALS[m.group(1).lower()]
+    return None
 
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
