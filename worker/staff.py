@@ -222,5 +222,18 @@ def audit_of_ticket(session: Session, ticket_id: int) -> list[AuditEntry]:
                              .order_by(AuditEntry.id)))  # type: ignore[arg-type]
 
 
+def recent_audit(session: Session, actor: str | None = None, ticket_id: int | None = None,
+                 before: int | None = None, limit: int = 100) -> list[AuditEntry]:
+    """Newest first, optionally one actor's or one ticket's, below entry id `before`."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())  # type: ignore[union-attr]
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if ticket_id is not None:
+        query = query.where(AuditEntry.ticket_id == ticket_id)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)  # type: ignore[operator]
+    return list(session.exec(query.limit(limit)))
+
+
 def count_audit(session: Session) -> int:
     return session.exec(select(func.count()).select_from(AuditEntry)).one()

@@ -104,13 +104,16 @@ def test_no_page_export_or_log_shows_a_password_hash_or_session_token(web_env, l
     assert session_token
     token = client.csrf(f"/tickets/{REF}")
     pages = [client.get(p).body for p in ("/", "/?q=alice", "/?q=sue", f"/tickets/{REF}",
-                                          "/tickets/MDHD-000002", "/login")]
+                                          "/tickets/MDHD-000002", "/login", "/audit")]
     pages.append(client.post(f"/tickets/{REF}/type", {"csrf": token, "type": "remove_lock"}).body)
     pages.append(client.post(f"/tickets/{REF}/fields", {"csrf": token,
                                                         "workstep_id": "not digits"}).body)
     client.post(f"/tickets/{REF}/fields", {"csrf": token, "workstep_id": "12345678"})
     client.post(f"/tickets/{REF}/note", {"csrf": token, "note": "rang Sue"})
     pages.append(client.get(f"/tickets/{REF}").body)
+    audit_page = client.get("/audit?actor=alice").body
+    pages.append(audit_page)
+    assert "sue" in audit_page and "12345678" in audit_page  # the search and the edit are there
     export = tmp_path / "export"
     done = subprocess.run([sys.executable, "-m", "worker.cli", "export-corrections", "--config",
                            str(web_env.config), str(export)], capture_output=True, text=True,

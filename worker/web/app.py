@@ -145,6 +145,7 @@ def create_app(settings: Settings, store: Store | None = None, *, secret: str | 
         Route("/login", pages.login, methods=["POST"]),
         Route("/logout", pages.logout, methods=["POST"]),
         Route("/", pages.queue, methods=["GET"]),
+        Route("/audit", pages.audit_log, methods=["GET"]),
         Route("/tickets/{reference}", pages.ticket, methods=["GET"]),
         Route("/tickets/{reference}/messages/{message:int}/attachments/{index:int}",
               pages.attachment, methods=["GET"]),

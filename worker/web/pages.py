@@ -9,8 +9,10 @@ from urllib.parse import quote, urlencode
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from sqlalchemy import select
 
-from ..staff import account_names, audit, check_login, end_sessions, login_wait
+from ..staff import (account_names, audit, check_login, end_sessions, login_wait,
+                     recent_audit)
 from ..store import Ticket, ticket_by_reference
 from . import actions
 from .app import WebState, flash, redirect, render, staff_only, web
@@ -24,6 +26,7 @@ from .ticket_view import attachment_of, ticket_page
 log = logging.getLogger(__name__)
 
 _SAFE_FILENAME = re.compile(r"[^A-Za-z0-9._ -]+")
+AUDIT_PAGE = 100
 
 
 # -- login ---------------------------------------------------------------------------------
@@ -183,6 +186,40 @@ async def attachment(request: Request) -> Response:
         "Content-Disposition": content_disposition(filename),
         "Content-Security-Policy": "default-src 'none'; sandbox",
     })
+
+
+# -- audit ---------------------------------------------------------------------------------
+
+def _audit(state: WebState, actor: str, reference: str, before: int | None) -> dict[str, Any]:
+    with state.store.session() as session:
+        ticket_id = None
+        if reference:
+            found = ticket_by_reference(session, reference)
+            if found is None:
+                return {"entries": [], "next_before": None}
+            ticket_id = found.id
+        entries = recent_audit(session, actor or None, ticket_id, before, AUDIT_PAGE)
+        refs = dict(session.execute(select(Ticket.id, Ticket.reference).where(
+            Ticket.id.in_({e.ticket_id for e in entries if e.ticket_id}))).all())  # type: ignore[union-attr]
+        rows = [{"id": e.id, "when": e.created_at, "actor": e.actor, "action": e.action,
+                 "reference": refs.get(e.ticket_id), "field": e.field, "old": e.old_value,
+                 "new": e.new_value} for e in entries]
+        return {"entries": rows,
+                "next_before": rows[-1]["id"] if len(rows) == AUDIT_PAGE else None}
+
+
+@staff_only
+async def audit_log(request: Request) -> Response:
+    """Who saw or changed what, newest first (read-only: nothing here edits the log)."""
+    p = request.query_params
+    actor, reference = p.get("actor", "")[:64], p.get("reference", "")[:40]
+    before = int(p["before"]) if p.get("before", "").isdigit() else None
+    data = await run_in_threadpool(_audit, web(request), actor, reference, before)
+    keep = {k: v for k, v in {"actor": actor, "reference": reference}.items() if v}
+    next_url = (f"/audit?{urlencode({**keep, 'before': data['next_before']})}"
+                if data["next_before"] else None)
+    return render(request, "audit.html.j2", {**data, "actor": actor, "reference": reference,
+                                             "next_url": next_url})
 
 
 # -- actions -------------------------------------------------------------------------------
