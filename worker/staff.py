@@ -13,7 +13,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Index, Text, delete, func
+from sqlalchemy import Index, Text, delete
 from sqlmodel import Field, Session, SQLModel, select
 
 from .store import Ticket, UTCDateTime
@@ -233,7 +233,3 @@ def recent_audit(session: Session, actor: str | None = None, ticket_id: int | No
     if before is not None:
         query = query.where(AuditEntry.id < before)  # type: ignore[operator]
     return list(session.exec(query.limit(limit)))
-
-
-def count_audit(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(AuditEntry)).one()
