@@ -8,7 +8,7 @@ from .context import Context, Found
 from .extract_people import _label, _other_names, find_changes
 from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
-ORG_NOUNS = (r"(?:Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
+ORG_NOUNS = (r"(?:Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
 # 'Saxilby Church of England Primary School': capitalised words, with the small words names use
@@ -161,7 +161,8 @@ def extract_professional(ctx: Context) -> Found:
         found.set("phone", phones[0][0] if phones else None, "phone")
         found.set("email", find_email(text), "email")
     else:
-        changes = {k: v for k, v in find_changes(text).items() if k in ("phone", "mobile", "email")}
+        changes = {k: v for k, v in find_changes(text).items()
+                   if k in ("phone", "mobile", "email", "surname", "first_name", "title")}
         if "phone" not in changes and (phone := _new_phone(text)):
             changes["phone"] = phone
         if "email" not in changes:

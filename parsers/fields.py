@@ -58,7 +58,7 @@ NOT_NAME_WORDS = {
 
 
 # words that end an organisation's name: the capitalised words before them are no person's name
-ORG_BREAK = {"practice", "surgery", "school", "academy", "centre", "hospital", "trust", "house", "home", "team",
+ORG_BREAK = {"form", "practice", "surgery", "school", "academy", "centre", "hospital", "trust", "house", "home", "team",
              "service", "services", "hub", "council", "group", "unit", "college", "nursery", "pharmacy", "clinic"}
 
 
