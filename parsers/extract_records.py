@@ -325,7 +325,8 @@ QUESTION_START_RE = re.compile(r"^(how|is there|is it|can i|can we|where|what|wh
                                re.I)
 CALLBACK_RE = re.compile(r"\b(ring|call|phone|contact) me\b|\bgive me a (ring|call)\b|\bwhat (information|do you need)\b|"
                          r"\b(good|best) time to (call|ring|phone)\b|\bcan (i|we) (call|ring|phone)\b|"
-                         r"\bhow to do something\b|\b(help|question|query) (with|about) (something|a few things)\b", re.I)
+                         r"\bhow to do something\b|\b(help|question|query) (with|about) (something|a few things)\b|"
+                         r"\b(done|did) something wrong\b|\bhow to fix it\b", re.I)
 
 
 def extract_how_do_i(ctx: Context) -> Found:
