@@ -54,6 +54,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     p, s = once.poll, once.send
+    if p.skipped:
+        print("poll: skipped, another worker is polling this mailbox")
     print(f"poll: {p.fetched} fetched, {p.count('new')} new, {p.count('follow_up')} follow-up, "
           f"{p.count('duplicate')} already stored, {p.count('failed')} failed, "
           f"{p.replies_queued} replies queued, {p.seconds:.2f}s")

@@ -59,6 +59,7 @@ class CycleReport:
     outcomes: list[MessageOutcome] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    skipped: bool = False  # another worker was polling this mailbox
 
     @property
     def ok(self) -> bool:
@@ -245,29 +246,40 @@ def poll_once(ctx: WorkerContext, now: datetime) -> CycleReport:
     """One cycle on one mailbox connection. Never raises: an outage is `report.error`."""
     report = CycleReport()
     started = time.perf_counter()
-    batch_size = max(1, ctx.settings.mailbox.batch_size)
-    max_bytes = ctx.settings.helpdesk.max_message_bytes
-    name, folder = ctx.settings.mailbox.name, "INBOX"
+    name = ctx.settings.mailbox.name
+    folder = ctx.settings.imap.inbox if ctx.settings.mailbox.kind == "imap" else "INBOX"
     try:
-        with ctx.open_mailbox() as mailbox:
-            name, uidvalidity = mailbox.name, mailbox.uidvalidity()
-            folder = getattr(mailbox, "inbox", None) or getattr(mailbox, "folder", "INBOX")
-            state = _ensure_state(ctx.store, name, folder, now)
-            batch: list[Fetched] = []
-            for raw in mailbox.fetch_new(state, batch_size):
-                report.fetched += 1
-                batch.append(parse_fetched(raw, ctx.options, max_bytes))
-                if len(batch) >= batch_size:
-                    _finish(ctx, batch, mailbox, uidvalidity, now, report)
-                    batch = []
-            if batch:
-                _finish(ctx, batch, mailbox, uidvalidity, now, report)
+        with ctx.store.poll_lock(name) as mine:
+            if not mine:
+                log.info("mailbox %s: another worker is polling it; skipping this cycle", name)
+                report.skipped = True
+                report.seconds = time.perf_counter() - started
+                return report
+            _poll(ctx, now, report)
     except Exception as exc:  # noqa: BLE001 - outage: log once, let the next cycle retry
         report.error = f"{type(exc).__name__}: {exc}"
         log.error("poll of mailbox %s failed: %s", name, type(exc).__name__)
     _record_poll(ctx.store, name, folder, now, report.error)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _poll(ctx: WorkerContext, now: datetime, report: CycleReport) -> None:
+    batch_size = max(1, ctx.settings.mailbox.batch_size)
+    max_bytes = ctx.settings.helpdesk.max_message_bytes
+    with ctx.open_mailbox() as mailbox:
+        uidvalidity = mailbox.uidvalidity()
+        folder = getattr(mailbox, "inbox", None) or getattr(mailbox, "folder", "INBOX")
+        state = _ensure_state(ctx.store, mailbox.name, folder, now)  # same key as raw.folder
+        batch: list[Fetched] = []
+        for raw in mailbox.fetch_new(state, batch_size):
+            report.fetched += 1
+            batch.append(parse_fetched(raw, ctx.options, max_bytes))
+            if len(batch) >= batch_size:
+                _finish(ctx, batch, mailbox, uidvalidity, now, report)
+                batch = []
+        if batch:
+            _finish(ctx, batch, mailbox, uidvalidity, now, report)
 
 
 def _finish(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,

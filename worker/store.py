@@ -5,6 +5,7 @@ The schema is owned by Alembic (worker/migrations); `open_store` never creates t
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -214,6 +215,26 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @contextmanager
+    def poll_lock(self, mailbox: str) -> Iterator[bool]:
+        """On PostgreSQL, at most one worker polls a mailbox at a time (a session advisory
+        lock, held on its own connection for the whole cycle): two workers moving the same
+        IMAP message at once can leave two copies in the processed folder. Yields False when
+        another worker holds it. SQLite serves one worker: always True."""
+        if self.engine.dialect.name != "postgresql":
+            yield True
+            return
+        key = zlib.crc32(f"mosaic-helpdesk poll {mailbox}".encode())
+        with self.engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -102,3 +102,21 @@ def test_two_workers_racing_store_each_message_once(tmp_path: Path, pg_url: str)
         outbox = s.exec(select(OutboxItem)).all()
     assert len({l.message_id for l in links}) == len(raws)
     assert len(outbox) == len({o.ticket_id for o in outbox}) <= len(tickets)
+
+
+def test_only_one_worker_polls_a_mailbox_at_a_time_on_postgresql(tmp_path: Path,
+                                                                   pg_url: str) -> None:
+    from worker.pipeline import poll_once
+
+    from tests.worker.worker_setup import deliver, folder_count
+
+    settings = make_settings(tmp_path, pg_url)
+    deliver(settings, (CORPUS / "001-add_address-foster-placement-clean.eml").read_bytes())
+    first, second = make_ctx(settings), make_ctx(settings)
+    with first.store.poll_lock(settings.mailbox.name) as mine:
+        assert mine
+        skipped = poll_once(second, OPEN_NOW)  # the other worker is mid-cycle
+        assert skipped.ok and skipped.skipped and skipped.fetched == 0
+        assert folder_count(settings) == 1
+    done = poll_once(second, OPEN_NOW)  # released: the next cycle does the work
+    assert not done.skipped and [o.outcome for o in done.outcomes] == ["new"]
