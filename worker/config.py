@@ -6,7 +6,7 @@ import logging
 import os
 import tomllib
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class HelpdeskSettings:
     reference_prefix: str = "MDHD"
     message_id_domain: str = "helpdesk.example-council.gov.uk"
     opening_days: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri")
+    closed_dates: tuple[date, ...] = ()  # bank holidays and other closures, ISO dates
     opening_time: time = time(8, 0)
     closing_time: time = time(17, 30)
     timezone: str = "Europe/London"
@@ -141,6 +142,11 @@ def _convert(section: str, key: str, value: Any, default: Any, annotation: str,
             return time(int(hh), int(mm))
         except ValueError as exc:
             raise ConfigError(f"{where}: expected HH:MM, got {value!r}") from exc
+    if annotation == "tuple[date, ...]":
+        try:
+            return tuple(sorted(date.fromisoformat(str(v)) for v in value))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{where}: expected a list of YYYY-MM-DD dates") from exc
     if annotation.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")

@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.header import Header
 from email.utils import format_datetime, formataddr
 from typing import Any
@@ -104,15 +104,18 @@ def next_opening(now: datetime, h: HelpdeskSettings) -> datetime | None:
     days = [WEEKDAYS.index(d) for d in h.opening_days]
     if not days:
         return None
-    if local.weekday() in days and h.opening_time <= local.time() < h.closing_time:
-        return None
+
+    def is_open_day(d: date) -> bool:
+        return d.weekday() in days and d not in h.closed_dates
+
     day = local.date()
-    if local.weekday() in days and local.time() < h.opening_time:
-        candidate = day
-    else:
-        candidate = day + timedelta(days=1)
-        while candidate.weekday() not in days:
-            candidate += timedelta(days=1)
+    if is_open_day(day) and h.opening_time <= local.time() < h.closing_time:
+        return None
+    candidate = day if is_open_day(day) and local.time() < h.opening_time else day + timedelta(1)
+    for _ in range(366):  # a year of closures at most
+        if is_open_day(candidate):
+            break
+        candidate += timedelta(days=1)
     return datetime.combine(candidate, h.opening_time, tzinfo=ZoneInfo(h.timezone))
 
 

@@ -177,3 +177,15 @@ def test_non_ascii_subject_is_encoded_and_survives_the_round_trip(renderer: Repl
     parsed = message_from_bytes(data, policy=default)
     assert parsed["Subject"] == f"Re: {target.subject.strip()} [MDHD-000123]"
     assert parsed.get_body(("plain",)).get_content().startswith("Dear Amy Jones,")
+
+
+def test_bank_holiday_is_skipped_when_saying_when_we_open(tmp_path: Path, sqlite_url: str) -> None:
+    settings = make_settings(tmp_path, sqlite_url,
+                             '[helpdesk]\nclosed_dates = ["2027-03-26", "2027-03-29"]\n')
+    renderer = ReplyRenderer(settings)
+    thursday_evening = datetime(2027, 3, 25, 19, 0, tzinfo=timezone.utc)  # Good Friday next
+    text, _ = bodies(renderer.render(ticket("how_do_i", "ack"), TARGET, thursday_evening))
+    assert "picked up on Tuesday 30 March at 08:00" in text
+    holiday_morning = datetime(2027, 3, 29, 10, 0, tzinfo=timezone.utc)  # Easter Monday
+    assert "outside those hours" in bodies(
+        renderer.render(ticket("how_do_i", "ack"), TARGET, holiday_morning))[0]
