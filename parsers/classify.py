@@ -29,7 +29,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # worker_account
     ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
                                         r"|\bnew (social worker|member of staff|staff member|worker)\b", _I), 3),
-    ("worker_account", "account set-up", _(r"\b(set up|create|open|new) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b", _I), 3),
+    ("worker_account", "account set-up", _(r"\b(set up|create|open|new) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b"
+                                           r"|\b(account|login)\b[^.?!\n]{0,20}\b(be )?(created|set up|opened)\b", _I), 3),
+    ("worker_account", "new colleague", _(r"\b(our|a|my) new [\w -]{0,25}\b(worker|officer|therapist|practitioner|assistant|manager|nurse|"
+                                          r"assessor|adviser|coordinator|apprentice)\b|\b(he|she|they) (starts|start|will start|is starting) "
+                                          r"(in|with|on|at|as)\b", _I), 2),
     ("worker_account", "needs an account", _(r"\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b", _I), 2),
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
