@@ -52,6 +52,8 @@ FIELD_LABELS = {
     "mobile": "Mobile", "title": "Title",
 }
 REDIRECT_TYPES = ("account_locked", "practice_question", "work_base_change")
+# catalogue values written as identifiers (dual_role, reference_data): shown with spaces
+ENUM_FIELDS = frozenset({"action", "target", "change_kind", "address_type"})
 # the sender's own prose: acknowledged, never quoted back (it may also hold personal details)
 FREE_TEXT_FIELDS = frozenset({"question", "description", "explanation", "reason", "details",
                               "error_message"})
@@ -88,13 +90,14 @@ def format_value(value: Any) -> str:
                          f"{format_value(v)}" for k, v in value.items())
     if isinstance(value, (list, tuple)):
         return ", ".join(format_value(v) for v in value)
-    return str(value).replace("_", " ") if isinstance(value, str) and value.isidentifier() \
-        else str(value)
+    return str(value)
 
 
 def _shown_value(name: str, value: object) -> str:
     if name in FREE_TEXT_FIELDS:
         return f"received ({len(str(value).split())} words)"
+    if name in ENUM_FIELDS and isinstance(value, str):
+        return value.replace("_", " ")  # dual_role -> dual role
     return format_value(value)
 
 
