@@ -24,6 +24,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("add_address", "address change", _(r"\b(address change|change of address|new (home )?address)\b"
                                         r"|\b(add|adding|added)\b[^.?!\n]{0,30}\bto (his|her|their) (mosaic )?record", _I), 2.5),
     ("add_address", "address label", _(r"^\s*(new )?address( type)?\s*:", _I | re.M), 1.5),
+    ("add_address", "postcode label", _(r"^\s*post ?code\s*:", _I | re.M), 1.5),
+    ("add_address", "kind of address", _(r"\b(respite|placement|correspondence|temporary)\b", _I), 1),
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
@@ -64,7 +66,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # organisation
     ("organisation", "organisation", _(r"\b(create|created|set up|add|added|new)\b[^.?!\n]{0,40}\borganisations?\b"
                                        r"|\bas an organisation\b|\borganisation name\s*:", _I), 4),
-    ("organisation", "change organisation", _(r"\b(update|change|amend)\w*\b[^.?!\n]{0,30}\b(the|their|its|this) organisation", _I), 3),
+    ("organisation", "change organisation", _(r"\b(update|change|amend)\w*\b[^.?!\n]{0,30}\b(the|their|its|this) organisation"
+                                              r"|\borganisation(['’]s)? (record|details|entry)\b[^.?!\n]{0,20}\b(updated|changed|amended)\b", _I), 3),
     ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy)\b (has|have) (moved|relocated|closed|merged)"), 2),
     ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
@@ -76,7 +79,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\brenamed\b|\bchange (of )?(our|the|its) name\b"
                                  r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
     ("organisation", "org contact change", _(r"\b(main )?(telephone|phone) number for [A-Z]|\b(surgery|practice|school|home|centre)'s (phone )?number\b"
-                                             r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider)['’]s (main |new |office |general )?"
+                                             r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Aa]cademy|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider|[Tt]rust|[Nn]ursery|"
+                                             r"[Pp]harmacy|[Cc]linic|[Hh]ospital)['’]s (main |new |office |general )?"
                                              r"(tele)?(phone )?(number|e-?mail|address)\b"
                                              r"|\bnumber for the (surgery|practice|school|home)\b"), 3),
     # professional
@@ -171,6 +175,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "changes to forms", _(r"\b(changes?|amendments?) (to|in|on) (our |the |a |some )?(mosaic )?(forms?|steps?|workflows?|screens?)\b"
                                             r"|\b(our|the|all) (mosaic )?(forms?|workflows?)\b[^.?!\n]{0,60}\b(changes?|review)"
                                             r"|\breview(ing)? (all )?(of )?(our|the) (mosaic )?(forms?|workflows?)\b", _I), 3),
+    ("design_change", "extra column", _(r"\b(extra|new|additional) (column|field|filter|section|tick ?box|option)s?\b[^.?!\n]{0,20}\b(added|adding|on|to|in)\b"
+                                        r"|\b(report|screen|form|list)\b[^.?!\n]{0,40}\b(extra|new|additional) (column|field|filter|section)\b", _I), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),
