@@ -81,3 +81,14 @@ def test_export_writes_corrected_tickets_as_labelled_samples(web_env, tmp_path):
         untouched = ticket_by_reference(session, "MDHD-000004")
         assert untouched is not None and untouched.edited_fields == []
     assert not (out / "mdhd-000004.json").exists()  # not corrected: not exported
+
+
+def test_serve_listens_on_loopback_port_8080_unless_told_otherwise():
+    from worker.cli import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert (args.host, args.port, args.secure_cookies) == ("127.0.0.1", 8080, False)
+    args = build_parser().parse_args(["serve", "--host", "0.0.0.0", "--port", "9000",
+                                      "--secure-cookies", "--config", "x.toml"])
+    assert (args.host, args.port, args.secure_cookies, args.config) == ("0.0.0.0", 9000, True,
+                                                                         "x.toml")
