@@ -9,7 +9,8 @@ from .model import Cue
 _ = re.compile
 _I = re.I
 
-PROFESSIONS = (r"(GP|doctor|health visitor|teacher|community matron|matron|district nurse|school nurse|practice nurse|"
+PROFESSIONS = (r"((?:community|district|specialist|senior|lead|clinical|mental health|consultant) )?(GP|doctor|paramedic|counsellor|"
+               r"optometrist|podiatrist|dietitian|health care assistant|health visitor|teacher|community matron|matron|district nurse|school nurse|practice nurse|"
                r"nurse|midwife|paediatrician|psychiatrist|psychologist|consultant|headteacher|head teacher|DSL|SENCO|"
                r"physiotherapist|CPN|dentist|pharmacist|health professional|speech and language therapist|"
                r"social prescriber|link worker|probation officer|police officer|solicitor|advocate)")
@@ -76,7 +77,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "new provider", _(r"\bnew (gp )?(surgery|practice|provider|care home|children's home|nursing home|school|pharmacy|health centre)\b"
                                         r"(?! (lead|manager|standards?|guidance|development|educator|nurse))", _I), 2),
     ("organisation", "not on Mosaic", _(r"\b(isn't|is not|isnt|not yet) on mosaic|\bnot on mosaic yet", _I), 1.5),
-    ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\brenamed\b|\bchange (of )?(our|the|its) name\b"
+    ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\bchange (of )?(our|the|its) name\b"
+                                 r"|\b(school|surgery|practice|academy|home|centre|organisation|provider|trust|nursery|charity)\b[^.?!\n]{0,40}\brenamed\b"
+                                 r"|\brenamed\b[^.?!\n]{0,40}\b(school|surgery|practice|academy|home|centre|lodge|house|trust|nursery)\b"
                                  r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
     ("organisation", "org contact change", _(r"\b(main )?(telephone|phone) number for [A-Z]|\b(surgery|practice|school|home|centre)'s (phone )?number\b"
                                              r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Aa]cademy|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider|[Tt]rust|[Nn]ursery|"
@@ -122,6 +125,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "every item", _(r"\bevery \w+( \w+)? (i|we) (save|open|create|add|try|print|upload)\b", _I), 1.5),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),
     ("incident", "fails", _(r"\b(fails|failed|failing)\b( with| to| when)?|\b(could|can) ?not be (found|loaded|opened|saved|generated)\b"
@@ -177,6 +181,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                             r"|\breview(ing)? (all )?(of )?(our|the) (mosaic )?(forms?|workflows?)\b", _I), 3),
     ("design_change", "extra column", _(r"\b(extra|new|additional) (column|field|filter|section|tick ?box|option)s?\b[^.?!\n]{0,20}\b(added|adding|on|to|in)\b"
                                         r"|\b(report|screen|form|list)\b[^.?!\n]{0,40}\b(extra|new|additional) (column|field|filter|section)\b", _I), 3),
+    ("design_change", "rename an element", _(r"\b(step|form|field|list|value|option|report|screen|next action|tab|section|outcome)\b['’\"]?"
+                                             r"[^.?!\n]{0,10}\b(be )?renamed\b|\brename (the|a|this) [^.?!\n]{0,40}\b(step|form|field|list|value|option|"
+                                             r"report|screen|tab|section|outcome)\b", _I), 3),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

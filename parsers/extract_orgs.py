@@ -8,11 +8,13 @@ from .context import Context, Found
 from .extract_people import _label, _other_names, find_changes
 from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
-ORG_NOUNS = (r"(?:Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
+ORG_NOUNS = (r"(?:Food Bank|Project|Network|Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
 # 'Saxilby Church of England Primary School': capitalised words, with the small words names use
 ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+(?:(?:of|and|on|upon|de|la)\s+)?){1,5}" + ORG_NOUNS + r")\b")
+NAMED_FOR_CREATION_RE = re.compile(r"\b(?:can|could|please|would)\s+(?:you\s+)?(?:please\s+)?(?:the\s+)?((?:[A-Z][\w'’&-]*\s+){1,6}?)"
+                                   r"(?:please\s+)?(?:be\s+)?(?:created|set up|added)\b[^.?!\n]{0,25}\bas (?:an|a new) organisation")
 ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
 RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?:called|known as)|will be known as|"
                        r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
@@ -53,6 +55,8 @@ def extract_organisation(ctx: Context) -> Found:
     found.set("action", action, "action cue")
     name = _label("organisation_name", text)
     new_name = tidy(rename.group(1)) if rename else None
+    if not name and (named := NAMED_FOR_CREATION_RE.search(text)):  # 'can X be created as an organisation'
+        name = tidy(named.group(1))
     if not name:
         names = [n for n in _org_names(text) if n != new_name]
         name = names[0] if names else None
