@@ -118,13 +118,16 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("remove_lock", "already working", _(r"\balready working in\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
                                          r"|\bsomeone else (has|is in) it\b", _I), 4),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
-                                     r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock", _I), 2.5),
+                                     r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
+                                     r"|\bcan'?t get back in(to)?\b", _I), 2.5),
     # incident
     ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
+    ("incident", "stuck", _(r"\b(stuck|hanging|frozen) (on|in|as|at)\b(?! (a |the |this |my )?(step|assessment|review|form)\b)|\b(hasn'?t|haven'?t|isn'?t|aren'?t|won'?t|not|never) "
+                            r"(sync|synced|syncing|sent|uploaded|updated|updating|refreshed)\b", _I), 2.5),
     ("incident", "every item", _(r"\bevery \w+( \w+)? (i|we) (save|open|create|add|try|print|upload)\b", _I), 1.5),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),

@@ -24,7 +24,7 @@ DAY_MONTH_RE = re.compile(r"\b" + _WDAY + r"(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+
 MONTH_DAY_RE = re.compile(r"\b" + _WDAY + _MONTH + r"\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.I)
 # 'next Monday', 'this Friday', 'on Tuesday', 'today', 'tomorrow', 'yesterday'
 RELATIVE_RE = re.compile(
-    r"\b(?:(next|this|last|on|from|coming)\s+)(mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)day\b"
+    r"\b(?:(next|this|last|on|from|coming|since)\s+)(mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)day\b"
     r"|\b(today|tomorrow|yesterday|this morning|this afternoon|this evening|last night|tonight|earlier today|"
     r"(?:since|at|after) lunch(?:time)?|first thing)\b", re.I)
 
@@ -82,7 +82,7 @@ def _relative(word: str | None, wday: str | None, special: str | None, ref: date
     target = WEEKDAYS[(wday or "mon").lower()[:3]]
     delta = (target - ref.weekday()) % 7
     word = (word or "").lower()
-    if word == "last":
+    if word in ("last", "since"):  # 'since Tuesday' is the Tuesday just gone
         return ref - timedelta(days=(ref.weekday() - target) % 7 or 7)
     if word == "next" and delta == 0:
         delta = 7

@@ -12,7 +12,7 @@ from .sentences import sentences, without_greeting, word_count
 
 DOB_BEFORE_RE = re.compile(r"\b(dob|d\.o\.b|date of birth|born)\b[\s:(]*$", re.I)
 START_CUE_RE = re.compile(r"\b(from|starting|start(s|ed)?|start date|mov(e|es|ed|ing)|moved in|moving in|as of|effective|with effect|"
-                          r"since|keys|signed|w/c)\b", re.I)
+                          r"since|keys|signed|w/c|released|discharged|living|will live|staying|going)\b", re.I)
 ADDRESS_TYPES = [
     ("placement", re.compile(r"\bplacement\b", re.I)),
     ("temporary", re.compile(r"\btemporar(y|ily)\b|\btemp\b", re.I)),
@@ -253,7 +253,7 @@ def extract_design_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?(?: are| is| will be)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
