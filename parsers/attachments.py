@@ -7,7 +7,7 @@ import mimetypes
 import re
 from email.message import Message
 
-from .decoding import decode_header, header_str
+from .decoding import decode_bytes, decode_header, header_str
 from .model import Attachment
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,7 @@ def make_attachment(filename: str, content_type: str, data: bytes, depth: int = 
     contained: tuple[Attachment, ...] = ()
     if depth < MAX_CONTAINER_DEPTH:
         lower = filename.lower()
-        if content_type in ("application/ms-tnef", "application/vnd.ms-tnef") \
-                or lower == "winmail.dat":
+        if is_tnef(filename, content_type):
             contained = unpack_tnef(data, depth)
         elif lower.endswith(".msg") or content_type == "application/vnd.ms-outlook":
             contained = unpack_msg(data, depth)
@@ -143,3 +142,31 @@ def unpack_msg(data: bytes, depth: int = 0) -> tuple[Attachment, ...]:
         out.append(make_attachment(safe_filename(name) or placeholder_name(ctype, index), ctype,
                                    bytes(payload), depth + 1))
     return tuple(out)
+
+
+def tnef_body(attachment: Attachment) -> tuple[str, str] | None:
+    """("plain" | "html", text) carried inside a winmail.dat, for mail whose MIME body is empty
+    (Outlook rich text sent through some gateways). None when there is none."""
+    if not is_tnef(attachment.filename, attachment.content_type) or \
+            _tnef_object_count(attachment.data, MAX_TNEF_OBJECTS) > MAX_TNEF_OBJECTS:
+        return None
+    try:
+        from tnefparse import TNEF
+
+        tnef = TNEF(attachment.data)
+        html, plain = tnef.htmlbody, tnef.body
+    except Exception as exc:  # noqa: BLE001 - any parser failure on hostile bytes -> no body
+        log.info("winmail.dat body not read: %s", type(exc).__name__)
+        return None
+    for kind, value in (("html", html), ("plain", plain)):
+        if isinstance(value, bytes):
+            value = decode_bytes(value.rstrip(b"\x00"), None)[0]
+        if isinstance(value, str) and value.strip("\x00 \r\n"):
+            return kind, value
+    return None
+
+
+def is_tnef(filename: str, content_type: str) -> bool:
+    """An Outlook TNEF container, by type or by its conventional name."""
+    return content_type in ("application/ms-tnef", "application/vnd.ms-tnef") \
+        or filename.lower() == "winmail.dat"

@@ -23,7 +23,8 @@ from email.message import Message
 import mailparser
 
 from .addresses import first_address, parse_addresses
-from .attachments import make_attachment, part_filename, placeholder_name, safe_filename
+from .attachments import (make_attachment, part_filename, placeholder_name, safe_filename,
+                          tnef_body)
 from .body import html_to_text, part_text
 from .decoding import (clean_text, decode_header, decoded_payload, header_str,
                        lenient_b64decode, one_line, payload_text)
@@ -143,6 +144,8 @@ def _from_tree(msg: Message, max_depth: int, depth: int,
     for name in defects or ():
         walk.defect(name)
     walk.segments = _body(msg, walk, top=True)
+    if not any(t.strip() for _, t in walk.segments):
+        walk.segments = [seg for a in walk.attachments if (seg := tnef_body(a))][:1]
     for part in msg.walk():  # after _body: decoding adds e.g. InvalidBase64PaddingDefect
         for found in getattr(part, "defects", ()):
             walk.defect(type(found).__name__)

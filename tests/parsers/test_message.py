@@ -261,3 +261,17 @@ def test_parameter_floods_are_cut_or_rejected_quickly() -> None:
         parse_message(b"From: a@example.org\r\nContent-Type: multipart/mixed" + b"; a=b" * 200_000
                       + b"\r\n\r\nx")
     assert time.monotonic() - start < 1.5
+
+
+def test_body_only_inside_winmail_dat_becomes_the_text() -> None:
+    import struct
+
+    text = b"Please unlock workstep 3141592.\r\n\x00"
+    tnef = struct.pack("<IH", 0x223E9F78, 1) + struct.pack("<BHHI", 1, 0x800C, 2, len(text)) \
+        + text + struct.pack("<H", sum(text) & 0xFFFF)
+    msg = parse_message(mail(
+        *HEAD, "MIME-Version: 1.0", 'Content-Type: multipart/mixed; boundary="t"', "",
+        "--t", 'Content-Type: application/ms-tnef; name="winmail.dat"', "Content-Transfer-Encoding: base64", "",
+        base64.encodebytes(tnef).decode(), "--t--"))
+    assert msg.text == "Please unlock workstep 3141592."
+    assert [a.filename for a in msg.attachments] == ["winmail.dat"]
