@@ -115,11 +115,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"service user|young man|young woman|family)\b"
                                         r"|\bjoined up\b", _I), 3),
     # remove_lock
-    ("remove_lock", "already working", _(r"\balready working in\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
+    ("remove_lock", "already working", _(r"\balready working in\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
                                          r"|\bsomeone else (has|is in) it\b", _I), 4),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
-                                     r"|\bcan'?t get back in(to)?\b", _I), 2.5),
+                                     r"|\bcan'?t get back in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
     # incident
     ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"

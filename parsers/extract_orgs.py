@@ -12,7 +12,7 @@ ORG_NOUNS = (r"(?:Food Bank|Project|Network|Sixth Form|Police|Constabulary|Prote
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
 # 'Saxilby Church of England Primary School': capitalised words, with the small words names use
-ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*\s+(?:(?:of|and|on|upon|de|la)\s+)?){1,5}" + ORG_NOUNS + r")\b")
+ORG_RE = re.compile(r"\b((?:[A-Z][\w'’&-]*[ \t]+(?:(?:of|and|on|upon|de|la)[ \t]+)?){1,5}" + ORG_NOUNS + r")\b")
 NAMED_FOR_CREATION_RE = re.compile(r"\b(?:can|could|please|would)\s+(?:you\s+)?(?:please\s+)?(?:the\s+)?((?:[A-Z][\w'’&-]*\s+){1,6}?)"
                                    r"(?:please\s+)?(?:be\s+)?(?:created|set up|added)\b[^.?!\n]{0,25}\bas (?:an|a new) organisation")
 ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
@@ -145,8 +145,11 @@ def extract_professional(ctx: Context) -> Found:
     name = _label("name", text) or _professional_name(text, _other_names(ctx, text))
     found.set("professional_name", name, "professional name")
     found.set("profession", _label("profession", text) or _profession_near(text, name), "profession")
-    org = None
-    m = re.search(r"\b(?:at|linked to|from|with|based at|works for)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s+){0,4}" + ORG_NOUNS + r")\b", text)
+    org = _label("workplace", text)
+    if org:
+        org = re.split(r",\s*(?=[A-Z][a-z]+$)", org)[0]  # 'Smile Dental Care, Boston' -> the name, not the town
+    m = None if org else re.search(r"\b(?:at|linked to|from|with|based at|works for)[ \t]+(?:the[ \t]+)?((?:[A-Z][\w'’&-]*[ \t]+){0,4}"
+                                   + ORG_NOUNS + r")\b", text)
     if m:
         org = m.group(1)
     if not org:

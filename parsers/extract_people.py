@@ -21,7 +21,8 @@ LABEL_RE = {
         "organisation_name": r"organi[sz]ation(?: name)?|name of (?:the )?organi[sz]ation|provider(?: name)?|name",
         "organisation_type": r"(?:organi[sz]ation )?type",
         "phone": r"tel(?:ephone)?|phone(?: number)?|main (?:tele)?phone",
-        "profession": r"profession|role|job title|occupation|position",
+        "profession": r"profession|role|job title|job|occupation|position",
+        "workplace": r"practice|surgery|school|employer|workplace|organi[sz]ation(?: name)?|based at|works at|place of work",
     }.items()}
 SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:Early Help|Adult Care|Children's Services|"
                              r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
