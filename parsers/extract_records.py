@@ -111,7 +111,7 @@ def _kept_by_position(text: str, count: int) -> int | None:
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LOCKED_BY_RE = re.compile(
-    rf"(?i:locked by|user|held by)[ \t]*:[ \t]*{_NAME}|{_NAME}(?:'s)? (?:is|has been|are|as) (?:already |still )?working|in use by {_NAME}|locked by {_NAME}|"
+    rf"(?i:locked by|user|held by)[ \t]*:[ \t]*{_NAME}|{_NAME}(?:'s)? (?:is|has been|are|as) (?:already |still |currently )?(?:working|editing|using)|in use by {_NAME}|locked by {_NAME}|"
     rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it")
 
 
