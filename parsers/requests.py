@@ -11,9 +11,9 @@ from .context import Context, Found
 from .decide import decide
 from .extract_orgs import extract_organisation, extract_professional
 from .extract_people import extract_worker_account, extract_worker_details
-from .extract_records import (extract_add_address, extract_design_change, extract_duplicate_record,
-                              extract_how_do_i, extract_incident, extract_person_record_change,
+from .extract_records import (extract_add_address, extract_duplicate_record, extract_person_record_change,
                               extract_remove_lock, extract_restricted_record)
+from .extract_system import extract_design_change, extract_how_do_i, extract_incident
 from .fields import flip_name, person_names
 from .model import Cue, ParsedMessage, ParseOptions, Request
 from .quoting import Sections, request_text_of, sections_of
