@@ -7,10 +7,11 @@ import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings, load_settings
-from ..store import Store
+if TYPE_CHECKING:  # the store (SQLAlchemy, argon2) loads only for commands that use it
+    from ..store import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def _setup_logging(level: int) -> None:
 
 def _open_store(settings: Settings) -> Store:
     from ..migrations import upgrade_database
+    from ..store import Store
 
     upgrade_database(settings.database.url)
     return Store(settings.database.url)
