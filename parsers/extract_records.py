@@ -157,13 +157,14 @@ def extract_person_record_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?(?: are| is| will be)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\brestrict\b[^.?!\n]{0,30}?\d{4,10}\s+to\b(?! (?:see|view|access|do)\b)|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?(?: are| is| will be)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
 ADD_ACCESS_RE = re.compile(r"\b(?:add|give|grant)\s+((?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6}(?:(?:,|and|&)\s+(?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6})*)"
                            r"\s*(?:to the access list|access\b)")
-ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$",
+ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$"
+                            r"|[ \t]+only\b[^\n]*|[ \t]+[-–][ \t]+[^\n]*",
                             re.I | re.S)
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
                        r"\bpolic(y|ies)\b[^.?!\n]{0,15}\b(read|understood)\b|\bread it\b[^.?!\n]{0,30}\bpolic(y|ies)\b", re.I)

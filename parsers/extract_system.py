@@ -21,7 +21,7 @@ ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following|this|getti
 # asking how to report, not reporting (see 034)
 PROCESS_RE = re.compile(r"\b(what (information|details|do you need)|is there a form|how (do|should) i report|"
                         r"fill in|get in touch|call me|ring me|let me know)\b", re.I)
-QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]")
+QUOTED_RE = re.compile(r"[\"“]([^\"“”\n]{6,200})[\"”]|(?<!\w)['‘]([^'‘’\n]{6,200})['’](?!\w)")
 
 
 def extract_incident(ctx: Context) -> Found:
@@ -40,8 +40,9 @@ def extract_incident(ctx: Context) -> Found:
         if plain:
             found.set("description", plain[0], "statement in an incident report", plain[0])
     for m in QUOTED_RE.finditer(ctx.text):
-        quoted = m.group(1).strip()
-        if word_count(quoted) >= 3 or re.search(r"error|\d{3}", quoted, re.I):
+        quoted = (m.group(1) or m.group(2)).strip()
+        if word_count(quoted) >= 3 or re.search(r"error|fail|unable|invalid|denied|cannot|can't|not |timed out|exception|\d{3}",
+                                                quoted, re.I):
             found.set("error_message", quoted, "quoted error text", quoted)
             break
     else:
