@@ -26,7 +26,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"|\b(add|adding|added)\b[^.?!\n]{0,30}\bto (his|her|their) (mosaic )?record", _I), 2.5),
     ("add_address", "address label", _(r"^\s*(new )?address( type)?\s*:", _I | re.M), 1.5),
     ("add_address", "postcode label", _(r"^\s*post ?code\s*:", _I | re.M), 1.5),
-    ("add_address", "kind of address", _(r"\b(respite|placement|correspondence|temporary)\b", _I), 1),
+    ("add_address", "kind of address", _(r"\b(respite|placement|correspondence|temporary) address\b"
+                                         r"|^\s*type\s*:\s*(respite|placement|correspondence|temporary|home)\b", _I | re.M), 1),
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
@@ -117,6 +118,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # remove_lock
     ("remove_lock", "already working", _(r"\balready working in\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
                                          r"|\bsomeone else (has|is in) it\b", _I), 4),
+    ("remove_lock", "left open", _(r"\b(had|has|left) (the|it|this) [^.?!\n]{0,30}\bopen when\b|\blocked to (her|him|them|me)\b", _I), 2),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
                                      r"|\bcan'?t get back in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
@@ -141,6 +143,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),
+    ("incident", "shows the wrong thing", _(r"\bshows? (a |the )?(different|wrong)\b|\b(it'?s|it is|this is) happening (on|for|with|to) "
+                                            r"(every|all|each)\b", _I), 2),
     ("incident", "shows wrongly", _(r"\b(shows?|showing|displays?|displaying|appears?|appearing)\b[^.?!\n]{0,40}\b(in the wrong order|"
                                     r"incorrectly|blank|twice|duplicated|garbled)\b|\bin the wrong order\b", _I), 2),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown (problem|issue|fault)\b", _I), 2),
@@ -176,6 +180,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
     ("design_change", "system enhancement", _(r"\b(would|could) it be possible for (mosaic|the system)\b|\bcould mosaic\b|\bfor mosaic to\b"
                                               r"|\b(enhancement|feature request|system improvement)\b|\bit would (be (really )?(helpful|useful|good|great) |help )if (mosaic|the system)\b", _I), 3),
+    ("design_change", "new list value", _(r"\bnew (?:[A-Z][\w'-]*\s){1,3}(Type|Category|Reason|Status|Source|Outcome)\b"), 3),
     ("design_change", "value for a list", _(r"\b(add|added|adding|remove|removed)\b (to|from|in|into) (the )?(?:[A-Z][\w'-]*\s){0,4}"
                                             r"(Type|Types|List|Category|Categories|Reason|Reasons|Status|Source|Outcome|Outcomes)\b"
                                             r"|[\"“][^\"”\n]{2,40}[\"”] (be |to be )?(added|removed)\b"), 3),

@@ -82,7 +82,9 @@ def _relative(word: str | None, wday: str | None, special: str | None, ref: date
     target = WEEKDAYS[(wday or "mon").lower()[:3]]
     delta = (target - ref.weekday()) % 7
     word = (word or "").lower()
-    if word in ("last", "since"):  # 'since Tuesday' is the Tuesday just gone
+    if word == "since":  # 'since Tuesday' is the Tuesday just gone, or today
+        return ref - timedelta(days=(ref.weekday() - target) % 7)
+    if word == "last":
         return ref - timedelta(days=(ref.weekday() - target) % 7 or 7)
     if word == "next" and delta == 0:
         delta = 7

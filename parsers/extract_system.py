@@ -70,6 +70,8 @@ SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+(?:(?:in|of|and|for|to|on)\s+)?){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
+# 'a new Case Note Type of ...': a list named by its own title
+LIST_NAME_RE = re.compile(r"\b(?:new|the|a|an)\s+((?:[A-Z][\w'-]*\s+){0,3}(?:Type|Category|Reason|Status|Source|Outcome))()\b")
 ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
            ("reference_data", re.compile(r"\b[A-Z]\w* (Type|Types|Category|Categories|Reason|Reasons|Status|Source)\b")),
@@ -86,7 +88,7 @@ def extract_design_change(ctx: Context) -> Found:
     found.set("description", " ".join(concrete[:2]), "sentence naming a change", concrete[0])
     joined = " ".join(concrete)
     label = ITEM_LABEL_RE.search(ctx.text)
-    item = ITEM_RE.search(joined) or ITEM_RE.search(ctx.text)
+    item = ITEM_RE.search(joined) or ITEM_RE.search(ctx.text) or LIST_NAME_RE.search(joined)
     kind = None
     if label:
         found.set("item_name", tidy(label.group(2)), "label:" + label.group(1), label.group(0))
