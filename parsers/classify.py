@@ -44,7 +44,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
                                    r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)"
                                    r"|\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated|switched off)\b"
-                                   r"|\b(finishes|finishing) (with us|on|at the end)\b", _I), 3.5),
+                                   r"|\b(finishes|finishing) (with us|on|at the end)\b|\b(secondment|contract|placement|post|employment) "
+                                   r"(ends|is ending|finishes|will end)\b|\b(remove|end|close|disable|revoke)\w* (her|his|their) (mosaic )?access\b"
+                                   r"|\baccess (be |to be |should be )?(removed|revoked|ended)\b", _I), 3.5),
     ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
                                             r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*", _I), 3.5),
     ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
@@ -99,7 +101,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # how_do_i
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
     ("how_do_i", "is there a way", _(r"\bis there (a|an|any)( \w+){0,2} (way|option|function|report|shortcut|screen)\b|\bis it possible to\b|\b(wondering|wonder|wondered) (if|whether)\b|\bif it'?s possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
-                                     r"|\bwhat('s| is) the (best |quickest )?way\b", _I), 3),
+                                     r"|\bwhat('s| is) the (\w+ )?way (to|of)\b|\bcan'?t see (an?|the) [\w ]{0,20}(option|button|tab|link)\b", _I), 3),
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"

@@ -35,7 +35,7 @@ ROLE_WORDS = re.compile(r"\b(worker|officer|manager|practitioner|therapist|asses
                         r"assistant|lead|director|head|nurse|administrator|apprentice|student|consultant|analyst|"
                         r"professional|reviewer|mentor|visitor|psychologist)\b", re.I)
 START_RE = re.compile(r"\b(start(s|ing)?|join(s|ing)?|commenc\w+|first day|from)\b", re.I)
-END_RE = re.compile(r"\b(leav(es|ing)|last (working )?day|finish(es|ing)?|end date|until|final day|from|effective|on)\b", re.I)
+END_RE = re.compile(r"\b(leav(es|ing)|last (working )?day|finish(es|ing)?|ends?|end date|until|final day|from|effective|on)\b", re.I)
 MANAGER_RE = re.compile(rf"\bmanager(?: there)? (?:is|will be)\s+{_NAME}|\breports? to\s+{_NAME}|\bmanaged by\s+{_NAME}")
 
 
@@ -74,7 +74,9 @@ def _worker_action(text: str) -> str:
         return "dual_role"
     if re.search(r"\bleaver\b|\bnotice\b|\bleav(es|ing) (us|the council|the team)|\blast (working )?day|\bfinal working day|"
                  r"\b(clos|end|disabl|deactivat)\w* (down )?(her|his|their|the) (mosaic )?account|account (can|should|needs to|to) be (closed|ended)|"
-                 r"\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated)\b|\b(finishes|finishing) (with us|on)\b",
+                 r"\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated)\b|\b(finishes|finishing) (with us|on)\b|"
+                 r"\b(secondment|contract|employment) (ends|is ending|finishes)\b|\b(remove|end|close|disable|revoke)\w* (her|his|their) "
+                 r"(mosaic )?access\b|\baccess (be |to be )?(removed|revoked)\b",
                  text, re.I):
         return "end"
     if re.search(r"\bnew starter|\bstart(s|ing)? with us|\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login|user)\b"
