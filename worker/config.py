@@ -41,6 +41,17 @@ class HelpdeskSettings:
     triage_below_confidence: float = 0.45
     replies_per_sender_per_hour: int = 5
     max_message_bytes: int = 25_000_000
+    # automatic replies on one ticket to one address: none again within this many hours unless
+    # the sender's mail filled a missing field (a loop with an auto-responder stops at one)
+    repeat_reply_hours: int = 24
+    # closed tickets (resolved, redirected, ignored, superseded) this long after their last
+    # change lose their raw message, texts and personal fields; 0 keeps everything
+    retention_days: int = 365
+    # when set, mail from other domains becomes an `external` triage ticket, answered without
+    # any parsed detail (lower-case domains; a subdomain of one counts)
+    allowed_sender_domains: tuple[str, ...] = ()
+    # a failing DMARC/SPF/DKIM verdict in Authentication-Results counts as an external sender
+    distrust_failed_authentication: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,21 @@ class ScheduleSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    staff_address: str = ""  # emailed once when polling has failed for poll_failing_minutes
+    poll_failing_minutes: int = 30  # also when `helpdesk status` exits non-zero
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Host headers the app answers (Starlette TrustedHostMiddleware, against DNS rebinding)
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    secure_cookies: bool = False
+
+
+@dataclass(frozen=True)
 class TemplatesSettings:
     dir: Path = Path("templates")
 
@@ -113,6 +139,8 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     templates: TemplatesSettings = field(default_factory=TemplatesSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     path: Path | None = None  # the file these came from
 
     def parse_options(self) -> ParseOptions:
@@ -150,7 +178,10 @@ def _convert(section: str, key: str, value: Any, default: Any, annotation: str,
     if annotation.startswith("tuple"):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings")
-        return tuple(v.lower()[:3] for v in value)
+        if key == "opening_days":
+            return tuple(v.lower()[:3] for v in value)
+        return tuple(v.strip().lower().lstrip("@") if key.endswith("domains") else v.strip()
+                     for v in value if v.strip())
     if annotation == "bool":
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false")
@@ -203,7 +234,8 @@ def _validate(s: Settings) -> None:
 
 _CLASSES = {"helpdesk": HelpdeskSettings, "mailbox": MailboxSettings, "imap": ImapSettings,
             "outbox": OutboxSettings, "smtp": SmtpSettings, "database": DatabaseSettings,
-            "schedule": ScheduleSettings, "templates": TemplatesSettings}
+            "schedule": ScheduleSettings, "templates": TemplatesSettings,
+            "alerts": AlertSettings, "web": WebSettings}
 
 
 def _sqlite_relative(url: str, base: Path) -> str:

@@ -106,7 +106,8 @@ class ImapMailbox:
     the next fetch batch, before any other folder operation, and at exit (even when the cycle fails).
     If the connection dies with moves queued, exit retries them once on a new connection; failing
     that (or if the process dies), those messages stay in the inbox, already stored: fetch_new does
-    not return UIDs <= last_uid again, so they are never processed twice.
+    not return UIDs <= last_uid again, and fetch_stranded hands them to the next cycle, which finds
+    them stored (by key) and only moves them.
     """
 
     def __init__(self, host: str, port: int, username: str, password: str, *, security: str = "tls",
@@ -263,6 +264,24 @@ class ImapMailbox:
                                 self.name, state.uidvalidity, uidvalidity)
                 uids = sorted(self.client.search(SEARCH_UNDELETED))
         log.info("imap %s: %d new message(s) in %s", self.name, len(uids), self.inbox)
+        yield from self._fetch_uids(uids, uidvalidity, batch_size)
+
+    def fetch_stranded(self, state: FolderState, batch_size: int = 100) -> Iterator[RawMessage]:
+        """Messages still in the inbox at or below last_uid: stored by an earlier cycle whose
+        moves were refused or never sent (the process died). One SEARCH when there are none."""
+        self.flush_moves()
+        uidvalidity = self._select(self.inbox)
+        if state.uidvalidity != uidvalidity or state.last_uid <= 0:
+            return  # a changed UIDVALIDITY makes fetch_new re-scan everything anyway
+        with self._network("search"):
+            found = self.client.search(["UID", f"1:{state.last_uid}", *SEARCH_UNDELETED])
+        uids = sorted(u for u in found if u <= state.last_uid)
+        if uids:
+            log.warning("imap %s: %d message(s) stored earlier but never moved; moving them now",
+                        self.name, len(uids))
+        yield from self._fetch_uids(uids, uidvalidity, batch_size)
+
+    def _fetch_uids(self, uids: list[int], uidvalidity: int, batch_size: int) -> Iterator[RawMessage]:
         for start in range(0, len(uids), max(1, batch_size)):
             batch = uids[start:start + max(1, batch_size)]
             self.flush_moves()  # the previous batch's moves, in one command

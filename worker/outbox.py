@@ -1,21 +1,29 @@
 """send_pending: send due replies over one transport connection, marking each sent at once.
 
-Each row is claimed (pending -> sending) in its own short transaction before it is sent, so two
-workers never send the same reply; a row left `sending` by a crash goes back to pending after
-CLAIM_TIMEOUT and is resent with its stored bytes (same Message-ID).
+Each row is claimed (pending -> sending, claimed_by host:pid) in a short transaction before it
+is sent, so two workers never send the same reply; on PostgreSQL one worker sends at a time (a
+session advisory lock the server drops if the worker dies). A row left `sending` by a dead
+worker goes back to pending at the next run and is resent with its stored bytes (same
+Message-ID): if the crash came after the SMTP server accepted it and before it was recorded as
+sent, the recipient gets it twice with one Message-ID (the one window no design can close).
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, update
+from sqlalchemy import bindparam, func, text, update
 from sqlmodel import select
 
 from . import store
 from .config import Settings
+from .faults import crash_point
 from .mailbox import Mailbox
 from .store import OutboxItem, Store, Ticket
 from .transport import PermanentSendError, TemporarySendError, Transport
@@ -41,15 +49,68 @@ class SendReport:
         return self.error is None
 
 
-def _release_stale_claims(st: Store, now: datetime) -> None:
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"  # claimed_by: who is sending a row
+SENDER_LOCK = zlib.crc32(b"mosaic-helpdesk outbox sender")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _dead_claimer(claimed_by: str | None) -> bool:
+    """A claim made on this host by a process that no longer exists."""
+    host, _, pid = (claimed_by or "").rpartition(":")
+    return (host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid()
+            and not _pid_alive(int(pid)))
+
+
+def _release_stale_claims(st: Store, now: datetime, sole_sender: bool) -> None:
+    """Rows left `sending` by a sender that died go back to pending (resent with the same bytes).
+
+    On PostgreSQL only the holder of the sender lock sends, and we hold it: every row still
+    `sending` belongs to a dead session. On SQLite (one host) a claim whose process is gone, or
+    older than CLAIM_TIMEOUT, is stale."""
     with st.session() as session:
-        result = session.execute(
-            update(OutboxItem).where(OutboxItem.status == "sending",
-                                     OutboxItem.claimed_at < now - CLAIM_TIMEOUT)
-            .values(status="pending"))
+        sending = OutboxItem.status == "sending"
+        if sole_sender:
+            query = update(OutboxItem).where(sending)
+        else:
+            rows = session.execute(select(OutboxItem.id, OutboxItem.claimed_by, OutboxItem.claimed_at)
+                                   .where(sending)).all()
+            stale = [i for i, by, at in rows
+                     if _dead_claimer(by) or at is None or at < now - CLAIM_TIMEOUT]
+            if not stale:
+                return
+            query = update(OutboxItem).where(sending, OutboxItem.id.in_(stale))  # type: ignore[union-attr]
+        result = session.execute(query.values(status="pending", claimed_by=None))
         if result.rowcount:
             log.warning("%d reply(ies) left sending by an interrupted run: will resend",
                         result.rowcount)
+
+
+@contextmanager
+def _sender_lock(st: Store) -> Iterator[bool | None]:
+    """PostgreSQL: one worker sends at a time (a session advisory lock on its own connection,
+    released by the server if the worker dies). Yields True/False; None on SQLite (no lock)."""
+    if st.engine.dialect.name != "postgresql":
+        yield None
+        return
+    with st.engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                {"k": SENDER_LOCK}).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SENDER_LOCK})
+                conn.commit()
 
 
 def _due_ids(st: Store, now: datetime, after: int = 0) -> list[int]:
@@ -69,7 +130,7 @@ def _claim(st: Store, ids: list[int], settings: Settings, now: datetime,
     with st.session() as session:
         claimed = list(session.execute(
             update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "pending")
-            .values(status="sending", claimed_at=now)
+            .values(status="sending", claimed_at=now, claimed_by=WORKER_ID)
             .returning(OutboxItem.id)).scalars())  # type: ignore[union-attr]
         if not claimed:
             return []
@@ -101,6 +162,7 @@ def _claim(st: Store, ids: list[int], settings: Settings, now: datetime,
 _OUTBOX = OutboxItem.__table__  # type: ignore[attr-defined]
 _MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
               .values(status="sent", attempts=_OUTBOX.c.attempts + 1, last_error=None,
+                      claimed_by=None,
                       sent_at=bindparam("now")))
 
 
@@ -111,10 +173,11 @@ def _finish(st: Store, row: OutboxItem, now: datetime, *, status: str, error: st
     if status == "sent":  # the hot path: one statement, one commit, no ORM session
         with st.engine.begin() as conn:
             conn.execute(_MARK_SENT, {"row_id": row.id, "now": now})
+            crash_point("during_outbox_update")  # test hook: updated, not committed
         return
     with st.session() as session:
         values: dict = {"status": status, "attempts": OutboxItem.attempts + 1,
-                        "last_error": error}
+                        "last_error": error, "claimed_by": None}
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
         session.execute(update(OutboxItem).where(OutboxItem.id == row.id).values(**values))
@@ -163,25 +226,40 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
                  mailbox: Mailbox | SentAppender | None = None) -> SendReport:
     """Send every due reply; never raises for a send failure (it is recorded on the row)."""
     report = SendReport()
-    _release_stale_claims(st, now)
-    due = _due_ids(st, now)
-    if not due:
-        return report
-    try:
-        with transport:
-            while due:  # pages of BATCH_LIMIT ids, all over this one connection
-                for start in range(0, len(due), CLAIM_CHUNK):
-                    for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now, report):
-                        _send_one(st, transport, settings, row, now, report, mailbox)
-                due = _due_ids(st, now, after=due[-1])
-    except (TemporarySendError, OSError) as exc:  # could not connect at all: rows stay pending
-        report.error = f"{type(exc).__name__}: {exc}"
-        log.error("outbox: transport unavailable (%s)", type(exc).__name__)
+    with _sender_lock(st) as mine:
+        if mine is False:
+            log.info("outbox: another worker is sending; skipping this run")
+            return report
+        _release_stale_claims(st, now, sole_sender=mine is True)
+        due = _due_ids(st, now)
+        if not due:
+            return report
+        try:
+            with transport:
+                while due:  # pages of BATCH_LIMIT ids, all over this one connection
+                    for start in range(0, len(due), CLAIM_CHUNK):
+                        for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now,
+                                          report):
+                            _send_one(st, transport, settings, row, now, report, mailbox)
+                    due = _due_ids(st, now, after=due[-1])
+        except (TemporarySendError, OSError) as exc:  # could not connect at all: rows stay pending
+            report.error = f"{type(exc).__name__}: {exc}"
+            log.error("outbox: transport unavailable (%s)", type(exc).__name__)
+            _unclaim(st)
     return report
+
+
+def _unclaim(st: Store) -> None:
+    """Our claimed rows we never got to (the server went away) are pending again at once."""
+    with st.session() as session:
+        session.execute(update(OutboxItem).where(OutboxItem.status == "sending",
+                                                 OutboxItem.claimed_by == WORKER_ID)
+                        .values(status="pending", claimed_by=None))
 
 
 def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxItem,
               now: datetime, report: SendReport, mailbox: Mailbox | SentAppender | None) -> None:
+    crash_point("during_send")  # test hook: claimed, not yet handed to the server
     try:
         transport.send(row.data, row.sender, list(row.recipients))
     except PermanentSendError as exc:
@@ -201,6 +279,7 @@ def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxIt
             report.retrying += 1
         log.warning("reply %s not sent, attempt %d (%s)", row.id, attempts, type(exc).__name__)
         return
+    crash_point("after_send")  # test hook: the server has it, the store does not know yet
     _finish(st, row, now, status="sent")
     report.sent += 1
     log.debug("reply %s sent (%s)", row.id, row.kind)

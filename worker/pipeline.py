@@ -6,6 +6,7 @@ rolls back itself); only after the commit are the messages moved to the processe
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import traceback
@@ -20,7 +21,8 @@ from sqlmodel import Session
 
 from . import store
 from .config import Settings
-from .mailbox import FolderState, Mailbox, RawMessage
+from .faults import crash_point
+from .mailbox import FolderState, Mailbox, MailboxUnavailableError, RawMessage
 from .messages import build_stored_message, message_key
 from .replies import ReplyRenderer
 from .store import MailboxState, Store, StoredMessage
@@ -38,6 +40,7 @@ class WorkerContext:
     open_mailbox: Callable[[], Mailbox]
     renderer: ReplyRenderer
     options: ParseOptions
+    parse: Callable[[bytes, ParseOptions], ParseResult] | None = None  # None: parsers.parse
 
 
 @dataclass
@@ -90,12 +93,22 @@ def log_bug(what: str, exc: BaseException) -> None:
     log.error("%s: %s\n%s", what, type(exc).__name__, frames.rstrip())
 
 
-def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int) -> Fetched:
+def describe_error(exc: BaseException) -> str:
+    """An outage for logs, the CLI and the store: a mailbox error says which call failed; a
+    database error only its types (its text can quote the statement's parameters)."""
+    if isinstance(exc, MailboxUnavailableError):
+        return f"{type(exc).__name__}: {exc}"[:500]
+    orig = getattr(exc, "orig", None)
+    return type(exc).__name__ + (f" ({type(orig).__name__})" if orig is not None else "")
+
+
+def parse_fetched(raw: RawMessage, options: ParseOptions, max_bytes: int,
+                  parse: Callable[[bytes, ParseOptions], ParseResult] | None = None) -> Fetched:
     key = message_key(raw.data)
     if len(raw.data) > max_bytes:
         return Fetched(raw, key, ParseResult(message=None, error="too_large"))
     try:
-        return Fetched(raw, key, parsers.parse(raw.data, options))
+        return Fetched(raw, key, (parse or parsers.parse)(raw.data, options))
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the cycle
         log_bug(f"uid={raw.uid}: the parser raised", exc)
         return Fetched(raw, key, None, crash=f"{store.PARSER_CRASHED}{type(exc).__name__}")
@@ -118,12 +131,13 @@ def _record_poll(st: Store, mailbox: str, folder: str, now: datetime, error: str
     try:
         with st.session() as session:
             row = store.folder_state(session, mailbox, folder)
-            if row is None:
-                return
+            if row is None:  # the first poll failed before the mailbox answered
+                row = MailboxState(mailbox=mailbox, folder=folder, last_uid=0)
             if error is None:
-                row.last_poll_at = now
+                row.last_poll_at, row.failing_since = now, None
             else:
-                row.last_error, row.last_error_at = error, now
+                row.last_error, row.last_error_at = error[:2000], now
+                row.failing_since = row.failing_since or now
             session.add(row)
     except Exception:  # noqa: BLE001 - the store may be what failed; the report carries it
         log.warning("could not record the poll result for mailbox %s", mailbox)
@@ -257,7 +271,7 @@ def poll_once(ctx: WorkerContext, now: datetime) -> CycleReport:
                 return report
             _poll(ctx, now, report)
     except Exception as exc:  # noqa: BLE001 - outage: log once, let the next cycle retry
-        report.error = f"{type(exc).__name__}: {exc}"
+        report.error = describe_error(exc)
         log.error("poll of mailbox %s failed: %s", name, type(exc).__name__)
     _record_poll(ctx.store, name, folder, now, report.error)
     report.seconds = time.perf_counter() - started
@@ -271,20 +285,29 @@ def _poll(ctx: WorkerContext, now: datetime, report: CycleReport) -> None:
         uidvalidity = mailbox.uidvalidity()
         folder = getattr(mailbox, "inbox", None) or getattr(mailbox, "folder", "INBOX")
         state = _ensure_state(ctx.store, mailbox.name, folder, now)  # same key as raw.folder
+        # Stored but never moved (a move refused, or the process died before its queued moves
+        # went out): still in the inbox below last_uid. Filed again they are duplicates by key,
+        # so they only get moved.
+        stranded = getattr(mailbox, "fetch_stranded", None)
+        sources = [stranded(state, batch_size)] if stranded is not None else []
         batch: list[Fetched] = []
-        for raw in mailbox.fetch_new(state, batch_size):
+        for raw in itertools.chain(*sources, mailbox.fetch_new(state, batch_size)):
             report.fetched += 1
-            batch.append(parse_fetched(raw, ctx.options, max_bytes))
+            batch.append(parse_fetched(raw, ctx.options, max_bytes, ctx.parse))
             if len(batch) >= batch_size:
                 _finish(ctx, batch, mailbox, uidvalidity, now, report)
                 batch = []
         if batch:
             _finish(ctx, batch, mailbox, uidvalidity, now, report)
+        crash_point("before_move")  # test hook: moves queued, not yet sent to the server
 
 
 def _finish(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uidvalidity: int,
             now: datetime, report: CycleReport) -> None:
-    for item, outcome in store_batch(ctx, batch, mailbox, uidvalidity, now):
+    crash_point("after_fetch")  # test hook: fetched and parsed, nothing stored
+    done = store_batch(ctx, batch, mailbox, uidvalidity, now)
+    crash_point("after_commit")  # test hook: stored and committed, nothing moved
+    for item, outcome in done:
         _mark(mailbox, item, outcome)
         _log_outcome(outcome)
         report.outcomes.append(outcome)

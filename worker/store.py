@@ -77,6 +77,7 @@ class StoredMessage(SQLModel, table=True):
     # body text with NHS / National Insurance numbers masked; the request part only too
     masked_text: str | None = Field(default=None, sa_type=Text)
     masked_request_text: str | None = Field(default=None, sa_type=Text)
+    purged_at: datetime | None = _utc(default=None)  # retention removed raw bytes and texts
 
 
 class Ticket(SQLModel, table=True):
@@ -106,6 +107,12 @@ class Ticket(SQLModel, table=True):
     last_reply_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
+    # sender policy (worker/senders.py): outside the allowed domains or failing authentication
+    external: bool = False
+    auth_failures: list[str] = Field(default_factory=list, sa_type=JSON)  # e.g. "dmarc=fail"
+    # a message naming this ticket from someone outside its conversation opened this one
+    linked_ticket_id: int | None = Field(default=None, foreign_key="tickets.id")
+    purged_at: datetime | None = _utc(default=None)  # retention removed its personal data
 
 
 class TicketMessage(SQLModel, table=True):
@@ -135,6 +142,7 @@ class OutboxItem(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = _utc()
     claimed_at: datetime | None = _utc(default=None)
+    claimed_by: str | None = Field(default=None, max_length=200)  # host:pid of the sender
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(default=None)
@@ -152,6 +160,8 @@ class MailboxState(SQLModel, table=True):
     last_poll_at: datetime | None = _utc(default=None)
     last_error: str | None = Field(default=None, sa_type=Text)
     last_error_at: datetime | None = _utc(default=None)
+    failing_since: datetime | None = _utc(default=None)  # first failed poll since the last success
+    alerted_at: datetime | None = _utc(default=None)  # staff told polling is failing; None: not
 
 
 class TicketEvent(SQLModel, table=True):

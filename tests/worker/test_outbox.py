@@ -1,6 +1,10 @@
 """send_pending: one connection, each reply sent once, retries with back-off, caps, Sent copies."""
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+
 from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -100,14 +104,26 @@ def test_reply_left_sending_by_a_crash_is_resent_with_the_same_bytes(tmp_path: P
                                                                      db_url: str) -> None:
     settings, ctx = queued(tmp_path, db_url, samples=SAMPLES[:1])
     original = rows(ctx)[0]
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid on this host that no longer runs: the worker killed mid-send
     with ctx.store.session() as s:  # the state a worker killed mid-send leaves behind
-        s.execute(update(OutboxItem).values(status="sending", claimed_at=OPEN_NOW))
-    assert send_pending(ctx.store, MaildirTransport(settings.outbox.path), settings,
-                        OPEN_NOW + timedelta(minutes=1)).sent == 0  # maybe still sending
+        s.execute(update(OutboxItem).values(status="sending", claimed_at=OPEN_NOW,
+                                            claimed_by=f"{socket.gethostname()}:{dead.pid}"))
     report = send_pending(ctx.store, MaildirTransport(settings.outbox.path), settings,
-                          OPEN_NOW + timedelta(hours=1))
+                          OPEN_NOW + timedelta(minutes=1))
     assert report.sent == 1
     assert outbox_files(settings) == [original.data]
+
+
+def test_sqlite_reply_claimed_by_a_live_worker_waits_for_the_claim_timeout(
+        tmp_path: Path, sqlite_url: str) -> None:
+    settings, ctx = queued(tmp_path, sqlite_url, samples=SAMPLES[:1])
+    with ctx.store.session() as s:  # pid 1 is alive: maybe still sending
+        s.execute(update(OutboxItem).values(status="sending", claimed_at=OPEN_NOW,
+                                            claimed_by=f"{socket.gethostname()}:1"))
+    transport = MaildirTransport(settings.outbox.path)
+    assert send_pending(ctx.store, transport, settings, OPEN_NOW + timedelta(minutes=1)).sent == 0
+    assert send_pending(ctx.store, transport, settings, OPEN_NOW + timedelta(hours=1)).sent == 1
 
 
 def test_per_sender_cap_holds_replies_for_staff(tmp_path: Path, db_url: str) -> None:
