@@ -207,7 +207,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
-                                        r"|\bis it (ok|okay|acceptable|appropriate|right|allowed) to (record|put|write|log|use)\b", _I), 4.5),
+                                        r"|\bis it (ok|okay|acceptable|appropriate|right|allowed|good practice) to \w+"
+                                        r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b", _I), 4.5),
     ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b"
                                         r"|\b(now|permanently|full[- ]time) based (at|in)\b"
                                         r"|\b(team|office|service|we|I|I'm|we're|we are|I am)\b[^.?!\n]{0,15}\brelocat(e|ing|ed)\b"

@@ -96,6 +96,7 @@ def extract_organisation(ctx: Context) -> Found:
     return found
 
 
+GP_PLACE_RE = re.compile(r"\b(Surgery|Medical (Practice|Group|Centre)|Health Centre|GP practice)\b")
 PROFESSION_RE = re.compile(r"\b" + PROFESSIONS + r"\b", re.I)
 # the organisation may not exist in Mosaic yet (see 020): the acknowledgement says one is needed
 ORG_NEEDED_RE = re.compile(r"\b(?:couldn'?t|could not|can'?t|cannot) (?:find|see)\b[^.?!\n]{0,50}\b(organisations?|on mosaic|in mosaic|"
@@ -143,8 +144,13 @@ def extract_professional(ctx: Context) -> Found:
         and not re.search(r"\bnew (health visitor|gp|teacher|professional|doctor)", text, re.I) else "create"
     found.set("action", action, "action cue")
     name = _label("name", text) or _professional_name(text, _other_names(ctx, text))
+    if not name and (titled := re.search(r"\b(?:Dr|Prof)\.? [A-Z][a-z'’-]+\b", text)):
+        name = titled.group(0)  # 'Dr Lewis at Sleaford Medical Group': a doctor named by title and surname
     found.set("professional_name", name, "professional name")
-    found.set("profession", _label("profession", text) or _profession_near(text, name), "profession")
+    profession = _label("profession", text) or _profession_near(text, name)
+    if not profession and name and name.startswith("Dr") and GP_PLACE_RE.search(text):
+        profession = "GP"  # a doctor at a surgery or medical practice is the GP
+    found.set("profession", profession, "profession")
     org = _label("workplace", text)
     if org:
         org = re.split(r",\s*(?=[A-Z][a-z]+$)", org)[0]  # 'Smile Dental Care, Boston' -> the name, not the town
@@ -173,9 +179,10 @@ def extract_professional(ctx: Context) -> Found:
         if "phone" not in changes and (phone := _new_phone(text)):
             changes["phone"] = phone
         if "email" not in changes:
-            m = re.search(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:changed to|is now|to)\s*(" + EMAIL_RE.pattern + ")", text, re.I)
+            m = re.search(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:changed to|is now|to|new e-?mail(?: address)?[,:]?)\s*("
+                          + EMAIL_RE.pattern + r")|\bnew e-?mail(?: address)?[,:]?\s*(" + EMAIL_RE.pattern + ")", text, re.I)
             if m:
-                changes["email"] = m.group(1).lower()
+                changes["email"] = (m.group(1) or m.group(2)).lower()
         found.set("changes", changes, "change values")
     if ORG_NEEDED_RE.search(ctx.whole_text or text):
         found.notes.append("organisation_request_needed")

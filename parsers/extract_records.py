@@ -94,12 +94,16 @@ def extract_duplicate_record(ctx: Context) -> Found:
 
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2}
 KEEP_ORDINAL_RE = re.compile(r"\bkeep(?:ing)? the (first|1st|second|2nd|third|3rd)\b", re.I)
+RIGHT_ORDINAL_RE = re.compile(r"\bthe (first|1st|second|2nd)(?: one| record)? is the (?:correct|right|main|original|real) (?:one|record)\b", re.I)
 DROP_ORDINAL_RE = re.compile(r"\b(?:delete|remove|close|get rid of|merge)\b[^.?!\n]{0,20}\bthe (first|1st|second|2nd)\b", re.I)
 
 
 def _kept_by_position(text: str, count: int) -> int | None:
     """'keep the first one' -> 0; 'delete the second one' of two -> 0. None when unsaid."""
     m = KEEP_ORDINAL_RE.search(text)
+    if m and ORDINALS[m.group(1).lower()] < count:
+        return ORDINALS[m.group(1).lower()]
+    m = RIGHT_ORDINAL_RE.search(text)
     if m and ORDINALS[m.group(1).lower()] < count:
         return ORDINALS[m.group(1).lower()]
     m = DROP_ORDINAL_RE.search(text)

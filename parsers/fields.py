@@ -201,7 +201,8 @@ def person_names(text: str) -> list[tuple[str, int]]:
             # 'Nettleham Medical' in 'Nettleham Medical Practice' is an organisation, not a person
             while current and re.fullmatch(_PARTICLE, current[-1][0]):
                 current.pop()
-            if 2 <= len([w for w, _ in current if not re.fullmatch(_PARTICLE, w)]) <= 3 and word.lower() not in ORG_BREAK:
+            if 2 <= len([w for w, _ in current if not re.fullmatch(_PARTICLE, w)]) <= 3 and word.lower() not in ORG_BREAK \
+                    and current[-1][0].lower() not in ORG_BREAK:
                 first = title if title and title[1] + len(title[0]) + 1 == current[0][1] else None
                 name = " ".join(w for w, _ in ([first] if first else []) + current)
                 out.append((name, (first or current[0])[1]))
