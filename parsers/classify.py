@@ -170,7 +170,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                r"|\b(linked|attached|added|recorded) (as|to) the wrong (person|child|mother|father|parent|record)\b", _I), 3),
     ("person_record_change", "wrong record", _(r"\b(on|to|against|in) the wrong (child|person|client|family|man|woman|young person|service user)?(['’]s)? ?(record|file)\b"
                                                r"|\b(remove|delete)\w*\b[^.?!\n]{0,25}\bfrom (this|the|his|her|their) record\b", _I), 3.5),
-    ("person_record_change", "misallocated step", _(r"\b(assigned|sent|allocated|passed|routed)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"
+    ("person_record_change", "misallocated step", _(r"\b(could|can|please) (it|this|the step) be (moved|reassigned|transferred|sent back)\b"
+                                                    r"|\b(assigned|sent|allocated|passed|routed|went)\b[^.?!\n]{0,20}\b(by mistake|in error|wrongly|to the wrong)\b"
                                                     r"|\b(move|moved|send|sent|put)\b[^.?!\n]{0,15}\b(in)?to (their|my|his|her|the right|the correct) tray\b", _I), 3.5),
     # design_change
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),

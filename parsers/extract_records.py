@@ -5,7 +5,7 @@ import re
 
 from .context import Context, Found
 from .dates import find_date_after, in_the_past, iso
-from .fields import NAME_TOKEN, TITLE, find_address, find_postcodes, tidy
+from .fields import NAME_TOKEN, TITLE, find_address, find_postcodes, person_names, tidy
 from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
 from .sentences import sentences, without_greeting, word_count
 
@@ -125,6 +125,8 @@ def extract_remove_lock(ctx: Context) -> Found:
     m = LOCKED_BY_RE.search(ctx.text)
     if m:
         name = next(g for g in m.groups() if g)
+        trimmed = person_names(name)  # 'Says Holly Bean' -> 'Holly Bean'
+        name = trimmed[0][0] if trimmed else name
         found.set("locked_by", name, "name in lock message", m.group(0))
     return found
 

@@ -51,7 +51,7 @@ NOT_NAME_WORDS = {
     "also", "separately", "just", "still", "both", "all", "some", "any", "every", "each", "when", "if",
     "while", "since", "after", "before", "as", "so", "but", "because", "ward", "surgery", "practice",
     "primary", "academy", "health", "centre", "mental", "approved", "learning", "disabilities", "team's",
-    "name", "surname", "title", "occupational", "therapist", "practitioner", "assessor", "adviser", "advisor", "coordinator", "assistant",
+    "name", "surname", "title", "says", "said", "shows", "showing", "occupational", "therapist", "practitioner", "assessor", "adviser", "advisor", "coordinator", "assistant",
     "lead", "director", "nurse", "visitor", "consultant", "teacher", "head", "deputy", "principal", "matron",
     "senco", "dsl", "paediatrician", "psychiatrist", "psychologist", "administrator", "apprentice",
 }
