@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
 from typing import Any
 
 import parsers
@@ -26,6 +27,7 @@ _SUBJECT_PREFIX = re.compile(r"^\s*((re|aw|sv|vs|fwd?|wg|tr|antw)\s*(\[\d+\])?\s
                              re.I)
 _QUOTE_MARK = re.compile(r"^[\s>|]+", re.M)
 _WS = re.compile(r"\s+")
+MAX_HEADER_BYTES = 256_000  # a message's headers read for its addresses, at most
 
 
 def base_subject(subject: str | None) -> str:
@@ -91,20 +93,31 @@ def find_tickets(session: Session, result: ParseResult, options: ParseOptions,
     return []
 
 
-def _combined_message(raws: list[bytes], options: ParseOptions) -> bytes:
-    """Fallback for parsers without reparse_conversation: one message holding every part's
-    request text, under the first message's sender, subject and date."""
-    results = [parsers.parse(raw, options) for raw in raws]
-    first = next((r.message for r in results if r.message is not None), None)
-    msg = EmailMessage()
-    if first is not None:
-        if first.sender.email:
-            msg["From"] = first.sender.email
-        msg["Subject"] = first.subject or ""
-        if first.date:
-            msg["Date"] = format_datetime(first.date)
-    msg.set_content("\n\n".join(r.request_text for r in results if r.request_text))
-    return msg.as_bytes()
+def participants(session: Session, ticket: Ticket, own: set[str]) -> set[str]:
+    """Addresses on a ticket's conversation: its requester, and the From, Reply-To, To and Cc
+    of its messages (lower case, our own addresses left out)."""
+    found = {(ticket.requester_email or "").lower()}
+    for stored in store.messages_of_ticket(session, ticket.id or 0):
+        found.add((stored.sender_email or "").lower())
+        if stored.raw:
+            found |= header_addresses(stored.raw, ("from", "reply-to", "to", "cc"))
+    return {a for a in found if a and a not in own}
+
+
+def header_addresses(raw: bytes, names: tuple[str, ...]) -> set[str]:
+    """Lower-case addresses in these headers of a raw message (unreadable ones skipped)."""
+    try:
+        headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:MAX_HEADER_BYTES],
+                                                                headersonly=True)
+        values = [str(v) for n in names for v in headers.get_all(n) or []]
+        return {a.strip().lower() for _, a in getaddresses(values) if "@" in a}
+    except Exception:  # noqa: BLE001 - malformed headers name nobody
+        return set()
+
+
+def may_join(session: Session, ticket: Ticket, sender: str | None, own: set[str]) -> bool:
+    """Threading cannot be forged: only someone already on the conversation joins a ticket."""
+    return bool(sender) and sender.lower() in participants(session, ticket, own)
 
 
 def reparse(raws: list[bytes], options: ParseOptions, ticket_type: str) -> Request | None:
@@ -112,14 +125,10 @@ def reparse(raws: list[bytes], options: ParseOptions, ticket_type: str) -> Reque
 
     Returns the request of the ticket's own type, or None when the parser finds none.
     """
-    fn = getattr(parsers, "reparse_conversation", None)
-    if fn is not None:
-        found: Any = fn(raws, options, ticket_type)
-        requests = found.requests if isinstance(found, ParseResult) else found
-        if isinstance(requests, Request):
-            requests = [requests]
-    else:
-        requests = parsers.parse(_combined_message(raws, options), options).requests
+    found: Any = parsers.reparse_conversation(raws, options, ticket_type)
+    requests = found.requests if isinstance(found, ParseResult) else found
+    if isinstance(requests, Request):
+        requests = [requests]
     for request in requests or ():
         if request.type == ticket_type:
             return request

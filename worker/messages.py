@@ -5,6 +5,7 @@ import hashlib
 import logging
 import re
 from datetime import datetime
+from typing import Any
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -43,6 +44,26 @@ def mask_sensitive(text: str) -> str:
     return parser_mask(text) if parser_mask is not None else _fallback_mask(text)
 
 
+def mask_value(value: Any) -> Any:
+    """A JSON value (fields, cues) with NHS and NI numbers masked in every string in it."""
+    if isinstance(value, str):
+        return mask_sensitive(value)
+    if isinstance(value, dict):
+        return {k: mask_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_value(v) for v in value]
+    return value
+
+
+def header_bytes(data: bytes, limit: int = 256_000) -> bytes:
+    """The header block of a raw message (at most `limit` bytes) with an empty body: enough
+    to read who sent a message too large to parse, and whether it is machine mail."""
+    head = data[:limit]
+    ends = [i for i in (head.find(b"\r\n\r\n"), head.find(b"\n\n")) if i >= 0]
+    head = head[:min(ends)] if ends else head.rsplit(b"\n", 1)[0]
+    return head + b"\r\n\r\n"
+
+
 def build_stored_message(raw: RawMessage, key: str, result: ParseResult | None,
                          crash: str | None, now: datetime, mailbox: str) -> StoredMessage:
     """The messages row for one fetched message (raw bytes kept; text stored masked)."""
@@ -57,7 +78,7 @@ def build_stored_message(raw: RawMessage, key: str, result: ParseResult | None,
         folder=raw.folder,
         uidvalidity=raw.uidvalidity,
         uid=raw.uid,
-        subject=msg.subject if msg else None,
+        subject=mask_sensitive(msg.subject) if msg and msg.subject else None,
         sender_email=msg.sender.email if msg else None,
         sent_date=msg.date if msg and msg.date and msg.date.tzinfo else None,
         received_at=now,

@@ -70,6 +70,25 @@ class ReplyTarget:
     recipients: tuple[str, ...]
 
 
+# "Surname, First" display names; a trailing part that is a suffix or post-nominal is no name
+_NAME_SUFFIX = re.compile(r"^(jr|jnr|sr|snr|[ivx]+|mbe|obe|cbe|phd|msc|ba|bsc|ma|rgn|rmn)\.?$",
+                          re.I)
+_BRACKETED = re.compile(r"\s*(\([^)]*\)|\[[^\]]*\]|<[^>]*>)\s*")
+
+
+def greeting_name(name: str | None) -> str | None:
+    """The name a reply greets: "Ghosh, Anil" -> "Anil Ghosh"; bracketed notes ("(Adults)")
+    dropped; None when nothing usable is left."""
+    text = " ".join(_BRACKETED.sub(" ", name or "").split()).strip(" ,;")
+    if not text or "@" in text:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) == 2 and all(parts) and not _NAME_SUFFIX.match(parts[1]) and \
+            len(parts[0].split()) <= 3 and len(parts[1].split()) <= 3:
+        return f"{parts[1]} {parts[0]}"
+    return text
+
+
 def reply_kind(ticket: Ticket) -> str | None:
     """The template a ticket's reply uses, or None when it must never be answered."""
     if ticket.action == "ignore" or ticket.status == "ignored":
@@ -143,7 +162,7 @@ def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str
         f", {h.opening_time:%H:%M} to {h.closing_time:%H:%M}"
     fields = [{"name": k, "label": FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
                "value": _shown_value(k, v)} for k, v in ticket.fields.items()
-              if v not in (None, "", [], {})]
+              if v not in (None, "", [], {})] if not ticket.external else []
     return {
         "reference": ticket.reference,
         "type": ticket.type,
@@ -151,10 +170,11 @@ def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str
         "action": ticket.action,
         "fields": fields,
         "missing": [{"name": m, "label": FIELD_LABELS.get(m, m.replace("_", " ").capitalize())}
-                    for m in ticket.missing],
+                    for m in ticket.missing] if not ticket.external else [],
         "notes": list(ticket.notes),
         "sensitive": bool(ticket.sensitive),
-        "requester_name": ticket.requester_name,
+        # an external sender is greeted without a name and told nothing the parser read
+        "requester_name": None if ticket.external else greeting_name(ticket.requester_name),
         "out_of_hours": describe_opening(opening, now, h.timezone) if opening else None,
         "helpdesk": {"name": h.name, "address": h.address, "hours": hours,
                      "it_service_desk_phone": h.it_service_desk_phone,
@@ -164,9 +184,17 @@ def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str
     }
 
 
-def reply_subject(subject: str, reference: str | None, type_title: str) -> str:
-    """`Re: <their subject> [REF]`, on one line, without doubling Re: or the reference."""
-    subject = _LINE_BREAKS.sub(" ", subject or "").strip() or type_title
+def reply_subject(subject: str, reference: str | None, type_title: str,
+                  prefix: str | None = None) -> str:
+    """`Re: <their subject> [REF]`, on one line, without doubling Re: or the reference; with
+    `prefix`, other tickets' [PREFIX-n] tags are dropped (a reply names one ticket only)."""
+    subject = _LINE_BREAKS.sub(" ", subject or "").strip()
+    if prefix and reference:
+        other = re.compile(rf"\[\s*{re.escape(prefix)}-\d+\s*\]", re.I)
+        subject = other.sub(lambda m: m.group(0) if reference.lower() in m.group(0).lower()
+                            else "", subject)
+        subject = " ".join(subject.split())
+    subject = subject or type_title
     if not re.match(r"(?i)^re\s*:", subject):
         subject = f"Re: {subject}"
     if reference and reference.lower() not in subject.lower():
@@ -208,9 +236,16 @@ class ReplyRenderer:
         html = self.env.get_template(f"{kind}.html.j2").render(context)
         return text, html
 
-    def render(self, ticket: Ticket, target: ReplyTarget, now: datetime) -> Reply | None:
-        """The reply for `ticket`, or None for tickets that are never answered."""
-        kind = reply_kind(ticket)
+    def render(self, ticket: Ticket, target: ReplyTarget, now: datetime, *,
+               kind: str | None = None, human: bool = False) -> Reply | None:
+        """The reply for `ticket`, or None for tickets that are never answered.
+
+        kind: another template than the ticket's own (e.g. "added", a follow-up's note).
+        human: a person wrote it (a staff reply): no `Auto-Submitted` (RFC 3834 5.1), but
+        `X-Loop` and `X-Auto-Response-Suppress` stay so it cannot start a loop either."""
+        if reply_kind(ticket) is None:
+            return None
+        kind = kind or reply_kind(ticket)
         if kind is None or not target.recipients:
             return None
         h = self.settings.helpdesk
@@ -220,7 +255,8 @@ class ReplyRenderer:
             ("From", formataddr((h.name if h.name.isascii() else Header(h.name, "utf-8").encode(),
                                  h.address))),
             ("To", ", ".join(target.recipients)),
-            ("Subject", reply_subject(target.subject, ticket.reference, context["type_title"])),
+            ("Subject", reply_subject(target.subject, ticket.reference, context["type_title"],
+                                      h.reference_prefix)),
             ("Date", format_datetime(now)),
             ("Message-ID", reply_message_id(ticket.reference, h.message_id_domain)),
         ]
@@ -228,8 +264,9 @@ class ReplyRenderer:
         if message_id:
             refs = [r for r in map(_one_line, target.references) if r and r != message_id][-9:]
             headers += [("In-Reply-To", message_id), ("References", " ".join(refs + [message_id]))]
-        headers += [("Auto-Submitted", "auto-replied"),  # RFC 3834
-                    ("X-Auto-Response-Suppress", "All"), ("X-Loop", h.address),
+        if not human:
+            headers.append(("Auto-Submitted", "auto-replied"))  # RFC 3834
+        headers += [("X-Auto-Response-Suppress", "All"), ("X-Loop", h.address),
                     ("X-Helpdesk-Reference", ticket.reference or "")]
         return Reply(headers=headers, text=text, html=html)
 

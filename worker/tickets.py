@@ -1,20 +1,26 @@
 """TicketWriter: turns one stored message's parse result into tickets and queued replies.
 
 New conversation -> one ticket per request; a follow-up -> joins its ticket, which is re-parsed
-and, once complete, acknowledged. Machine mail (ignore) gets a ticket and never a reply.
+and, once complete, acknowledged. Machine mail (ignore) gets a ticket and never a reply. Mail
+naming a ticket joins it only from someone on its conversation; external senders (worker/
+senders.py) get a `triage` ticket whose reply echoes nothing parsed. One ticket gets at most one
+automatic reply per `repeat_reply_hours` unless the sender's mail filled a missing field.
 """
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import parsers
 from parsers import ParseOptions, ParseResult, Request, Requester
-from sqlalchemy import bindparam, update
-from sqlmodel import Session
+from sqlalchemy import bindparam, func, update
+from sqlmodel import Session, select
 
-from . import conversation, store
+from . import conversation, senders, store
 from .config import Settings
+from .messages import header_bytes, mask_sensitive, mask_value
 from .replies import ReplyRenderer, ReplyTarget, reply_bytes, reply_kind
+from .senders import SenderVerdict
 from .store import STATUS_FOR_ACTION, OutboxItem, StoredMessage, Ticket
 
 log = logging.getLogger(__name__)
@@ -40,20 +46,41 @@ class TicketWriter:
              crash: str | None) -> tuple[list[Ticket], str, int]:
         """Tickets touched, the outcome ("new" | "follow_up") and how many replies were queued."""
         if result is None or result.message is None or result.error:
-            ticket = self._unreadable(session, stored, crash or (result.error if result else None))
-            return [ticket], "new", 0
+            error = crash or (result.error if result else None)
+            if error == "too_large":
+                return self._too_large(session, stored)
+            return [self._unreadable(session, stored, error)], "new", 0
         requests = list(result.requests) or [self._triage_request(result)]
         if any(r.action == "ignore" for r in requests):
             return self._machine_mail(session, stored, result, requests[0])
+        verdict = senders.assess(stored.raw, result.message, self.settings.helpdesk)
         threads = conversation.find_tickets(session, result, self.options)
-        if threads:
-            return self._follow_up(session, stored, result, threads)
+        joinable = [t for t in threads if self._may_join(session, t, result, verdict)]
+        if joinable:
+            return self._follow_up(session, stored, result, joinable)
+        named = threads[0] if threads else None
+        if verdict.external:
+            requests = requests[:1]  # one ticket for staff to look at
         tickets, replies = [], 0
         for request in requests:
-            ticket = self._new_ticket(session, stored, result, request)
+            ticket = self._new_ticket(session, stored, result, request, verdict, named)
             replies += self._queue_reply(session, ticket, result)
             tickets.append(ticket)
+        if named is not None:
+            store.add_event(session, named.id, "named_by_outsider", self.now,
+                            references=[t.reference for t in tickets])
+            log.info("%s: named by mail from outside its conversation; opened %s",
+                     named.reference, ",".join(t.reference or "" for t in tickets))
         return tickets, "new", replies
+
+    def _may_join(self, session: Session, ticket: Ticket, result: ParseResult,
+                  verdict: SenderVerdict) -> bool:
+        """Only the requester or someone already on the conversation joins a ticket; mail
+        failing authentication never does, and an external sender only joins external tickets."""
+        if verdict.auth_failures or (verdict.external and not ticket.external):
+            return False
+        sender = result.message.sender.email if result.message else None
+        return conversation.may_join(session, ticket, sender, self.own)
 
     # -- new tickets ---------------------------------------------------------------------
     def _triage_request(self, result: ParseResult) -> Request:
@@ -63,15 +90,21 @@ class TicketWriter:
                                  name=sender.name if sender else None))
 
     def _new_ticket(self, session: Session, stored: StoredMessage, result: ParseResult,
-                    request: Request) -> Ticket:
+                    request: Request, verdict: SenderVerdict = SenderVerdict(),
+                    named: Ticket | None = None) -> Ticket:
         r = request.requester
+        fields = mask_value(dict(request.fields))
+        action = "triage" if verdict.external else request.action
+        notes = list(request.notes) + (["external_sender"] if verdict.external else [])
         ticket = Ticket(
-            type=request.type, action=request.action,
-            status=STATUS_FOR_ACTION.get(request.action, "triage"),
-            fields=dict(request.fields), parsed_fields=dict(request.fields),
-            missing=list(request.missing), cues=[c.as_json() for c in request.cues],
-            notes=list(request.notes), confidence=float(request.confidence),
-            subject=result.message.subject if result.message else None,
+            type=request.type, action=action,
+            status=STATUS_FOR_ACTION.get(action, "triage"),
+            fields=fields, parsed_fields=dict(fields),
+            missing=list(request.missing), cues=mask_value([c.as_json() for c in request.cues]),
+            notes=notes, confidence=float(request.confidence),
+            subject=stored.subject,
+            external=verdict.external, auth_failures=list(verdict.auth_failures),
+            linked_ticket_id=named.id if named is not None else None, purged_at=None,
             requester_email=(r.email or "").lower()[:320] or None,
             requester_name=(r.name or None) and r.name[:255],
             requester_team=(r.team or None) and r.team[:255],
@@ -81,15 +114,40 @@ class TicketWriter:
             created_at=self.now, updated_at=self.now)
         return self._insert(session, ticket, stored, request.missing)
 
-    def _unreadable(self, session: Session, stored: StoredMessage, error: str | None) -> Ticket:
+    def _unreadable(self, session: Session, stored: StoredMessage, error: str | None,
+                    notes: tuple[str, ...] = ("unreadable",),
+                    sender: str | None = None) -> Ticket:
         ticket = Ticket(type="unknown", action="triage", status="triage",
-                        notes=["unreadable"], subject=stored.subject,
-                        requester_email=stored.sender_email, created_at=self.now,
-                        updated_at=self.now)
+                        notes=list(notes), subject=stored.subject,
+                        requester_email=(sender or stored.sender_email or "").lower()[:320]
+                        or None, created_at=self.now, updated_at=self.now)
         ticket = self._insert(session, ticket, stored, ())
         store.add_event(session, ticket.id, "parse_error", self.now,
                         error=(error or "unknown").split(":")[0])
         return ticket
+
+    def _too_large(self, session: Session, stored: StoredMessage
+                   ) -> tuple[list[Ticket], str, int]:
+        """Over max_message_bytes: stored and triaged, never parsed. Its headers alone say who
+        to tell (and whether it is machine mail, never answered); the reply says that nothing
+        in it has been read."""
+        try:
+            head = parsers.parse(header_bytes(stored.raw), self.options)
+        except Exception as exc:  # noqa: BLE001 - unreadable headers: triaged, not answered
+            log.warning("%s in the headers of a message too large to parse", type(exc).__name__)
+            head = None
+        msg = head.message if head is not None else None
+        subject = mask_sensitive(msg.subject) if msg and msg.subject else None
+        if subject:  # staff see its subject; the stored row was written before we read it
+            session.execute(update(StoredMessage).where(StoredMessage.id == stored.id)
+                            .values(subject=subject, sender_email=msg.sender.email if msg
+                                    else None))
+            stored.subject = subject
+        ticket = self._unreadable(session, stored, "too_large", ("unreadable", "too_large"),
+                                  msg.sender.email if msg else None)
+        if head is None or msg is None or head.screen is not None:
+            return [ticket], "new", 0
+        return [ticket], "new", self._queue_reply(session, ticket, head)
 
     def _insert(self, session: Session, ticket: Ticket, stored: StoredMessage,
                 missing: tuple[str, ...] | list[str]) -> Ticket:
@@ -127,10 +185,26 @@ class TicketWriter:
             store.link_message(session, ticket.id or 0, stored.id or 0, request.type, self.now)
             store.add_event(session, ticket.id, request.type, self.now)
             if request.type == "bounce" and ours:
-                ticket.last_reply_error = "bounced: the reply could not be delivered"
+                failed = self._bounced_to(session, ticket, result, ours)
+                ticket.last_reply_error = "bounced: the reply could not be delivered" + \
+                    (f" to {', '.join(failed)}" if failed else "")
                 ticket.updated_at = self.now
                 session.add(ticket)
+                store.add_event(session, ticket.id, "reply_bounced", self.now,
+                                recipients=failed)
         return tickets, "note", 0
+
+    def _bounced_to(self, session: Session, ticket: Ticket, result: ParseResult,
+                    ours: list[str]) -> list[str]:
+        """The recipients the bounce names as failed; failing that, those of our bounced
+        reply(ies) on this ticket."""
+        named = [a.lower() for a in (result.message.bounced_recipients if result.message
+                                     else ()) if a]
+        if named:
+            return list(dict.fromkeys(named))[:20]
+        rows = session.exec(select(OutboxItem).where(OutboxItem.ticket_id == ticket.id,
+                                                     OutboxItem.message_id.in_(ours)))  # type: ignore[attr-defined]
+        return list(dict.fromkeys(r for row in rows for r in row.recipients))[:20]
 
     # -- follow-ups ----------------------------------------------------------------------
     def _follow_up(self, session: Session, stored: StoredMessage, result: ParseResult,
@@ -142,10 +216,31 @@ class TicketWriter:
             store.link_message(session, ticket.id or 0, stored.id or 0, "follow_up", self.now)
             store.add_event(session, ticket.id, "follow_up", self.now, status=ticket.status)
             if ticket.status != "awaiting_details":
-                continue  # a "thank you" on a done ticket: staff see it; no reply loop
+                replies += self._note_added(session, ticket, result)
+                continue
+            before = set(ticket.missing)
             self._reparse(session, ticket, result)
-            replies += self._queue_reply(session, ticket, result)
+            if before - set(ticket.missing) or not self._replied_recently(session, ticket):
+                replies += self._queue_reply(session, ticket, result)
+            else:  # nothing new: an auto-responder echoing us, or a person staff should call
+                store.add_event(session, ticket.id, "reply_suppressed", self.now,
+                                reason="no_new_details")
+                log.info("%s: follow-up filled nothing missing; not asked again", ticket.reference)
         return targets, "follow_up", replies
+
+    def _note_added(self, session: Session, ticket: Ticket, result: ParseResult) -> int:
+        """A follow-up on a ticket not awaiting details gets a short "added to MDHD-n" note,
+        unless the ticket had an automatic reply within repeat_reply_hours (a "thank you" for
+        our acknowledgement, or an auto-responder, gets nothing) or is closed as machine mail."""
+        if ticket.status in ("ignored", "superseded") or self._replied_recently(session, ticket):
+            return 0
+        return self._queue_reply(session, ticket, result, kind="added")
+
+    def _replied_recently(self, session: Session, ticket: Ticket) -> bool:
+        since = self.now - timedelta(hours=self.settings.helpdesk.repeat_reply_hours)
+        count = session.execute(select(func.count()).select_from(OutboxItem).where(
+            OutboxItem.ticket_id == ticket.id, OutboxItem.created_at >= since)).scalar()
+        return bool(count)
 
     def _reparse(self, session: Session, ticket: Ticket, result: ParseResult) -> None:
         raws = [m.raw for m in store.messages_of_ticket(session, ticket.id or 0)]
@@ -155,12 +250,13 @@ class TicketWriter:
             log.info("%s: follow-up re-parse found no %s request", ticket.reference, ticket.type)
         else:
             kept = {k: ticket.fields[k] for k in ticket.edited_fields if k in ticket.fields}
-            ticket.parsed_fields = dict(request.fields)
-            ticket.fields = {**request.fields, **kept}
+            fields = mask_value(dict(request.fields))
+            ticket.parsed_fields = dict(fields)
+            ticket.fields = {**fields, **kept}
             ticket.missing = [m for m in request.missing if m not in kept]
             ticket.action = "request_details" if ticket.missing else "ack"
             ticket.status = STATUS_FOR_ACTION[ticket.action]
-            ticket.cues = [c.as_json() for c in request.cues]
+            ticket.cues = mask_value([c.as_json() for c in request.cues])
             ticket.notes = list(request.notes)
             ticket.confidence = float(request.confidence)
             follow_sensitive |= set(request.sensitive)
@@ -183,19 +279,21 @@ class TicketWriter:
             return ()  # nobody to answer, or our own mail coming back: never reply
         return (first.lower(),)
 
-    def _queue_reply(self, session: Session, ticket: Ticket, result: ParseResult) -> int:
+    def _queue_reply(self, session: Session, ticket: Ticket, result: ParseResult,
+                     kind: str | None = None) -> int:
         msg = result.message
-        if msg is None or reply_kind(ticket) is None:
-            return 0
+        if msg is None or reply_kind(ticket) is None or result.screen is not None:
+            return 0  # machine mail is never answered, whatever its ticket says
         target = ReplyTarget(subject=msg.subject or "", message_id=msg.message_id,
                              references=tuple(msg.references),
                              recipients=self._recipients(result))
-        email = self.renderer.render(ticket, target, self.now)
+        email = self.renderer.render(ticket, target, self.now, kind=kind)
         if email is None:
             return 0
+        kind = kind or reply_kind(ticket)
         store.insert_values(
             session, OutboxItem, ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(),
-            kind=reply_kind(ticket) or "", sender=self.settings.helpdesk.address,
+            kind=kind or "", sender=self.settings.helpdesk.address,
             recipient=target.recipients[0], recipients=list(target.recipients),
             data=reply_bytes(email), status="pending", attempts=0, next_attempt_at=self.now,
             claimed_at=None, last_error=None, created_at=self.now, sent_at=None,
