@@ -1,4 +1,4 @@
-"""The CLI's worker commands (run, demo, tickets, show, db, replay); with cli.py, the only printing."""
+"""The CLI's worker commands (run, demo, tickets, show, db, replay, status); with cli.py, the only printing."""
 from __future__ import annotations
 
 import argparse
@@ -199,11 +199,46 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     _setup_logging(True)
     from .edges import make_mailbox
+    from .mailbox import MailboxUnavailableError
 
-    with make_mailbox(_settings(args)) as mailbox:
-        moved = mailbox.replay_failed()
+    try:
+        with make_mailbox(_settings(args)) as mailbox:
+            moved = mailbox.replay_failed()
+    except MailboxUnavailableError as exc:
+        print(f"replay failed: the mailbox is unreachable ({exc}); nothing was moved",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - an IMAP refusal (NO/BAD): clean message, no traceback
+        print(f"replay failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(f"{moved} message(s) moved from the failed folder back to the inbox")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Exit 0 when healthy, 1 when polling has failed too long, 2 when the store is unreachable."""
+    _setup_logging(False)
+    from .edges import make_mailbox, utcnow
+    from .status import collect_status, format_status
+    from .store import Store
+
+    settings = _settings(args)
+    try:
+        store = Store(settings.database.url)
+        try:
+            status = collect_status(store, settings, utcnow(),
+                                    None if args.no_mailbox else lambda: make_mailbox(settings))
+        finally:
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - the store is down: say so, no traceback
+        error = type(exc).__name__
+        if args.json:
+            print(json.dumps({"healthy": False, "store_error": error}))
+        else:
+            print(f"status: FAILING - the store is unreachable ({error})", file=sys.stderr)
+        return 2
+    print(json.dumps(status) if args.json else format_status(status))
+    return 0 if status["healthy"] else 1
 
 
 def add_worker_commands(sub: Any) -> None:
@@ -230,6 +265,12 @@ def add_worker_commands(sub: Any) -> None:
     p = sub.add_parser("db", parents=[common], help="database schema")
     p.add_argument("action", choices=["upgrade"])
     p.set_defaults(func=cmd_db)
+    p = sub.add_parser("status", parents=[common],
+                       help="polling, waiting mail and outbox backlog; non-zero if failing")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-mailbox", action="store_true",
+                   help="do not connect to the mailbox (store only)")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("replay", parents=[common],
                        help="move failed messages back to the inbox for another try")
     p.set_defaults(func=cmd_replay)

@@ -72,6 +72,14 @@ class Mailbox(Protocol):
         """Messages currently in the inbox."""
         ...
 
+    def count_failed(self) -> int:
+        """Messages in the failed folder (0 when it does not exist yet)."""
+        self.flush_moves()
+        with self._network(f"status {self.failed_folder}"):
+            if not self.client.folder_exists(self.failed_folder):
+                return 0
+            return int(self.client.folder_status(self.failed_folder, [b"MESSAGES"])[b"MESSAGES"])
+
     def replay_failed(self) -> int:
         """Move every message in the failed folder back to the inbox; returns how many."""
         ...
@@ -397,6 +405,14 @@ class ImapMailbox:
         self._select(self.inbox)
         with self._network("search"):
             return len(self.client.search(SEARCH_UNDELETED))
+
+    def count_failed(self) -> int:
+        """Messages in the failed folder (0 when it does not exist yet)."""
+        self.flush_moves()
+        with self._network(f"status {self.failed_folder}"):
+            if not self.client.folder_exists(self.failed_folder):
+                return 0
+            return int(self.client.folder_status(self.failed_folder, [b"MESSAGES"])[b"MESSAGES"])
 
     def replay_failed(self) -> int:
         self.flush_moves()
