@@ -132,6 +132,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                   r"|\bbroken\b|\bgoes? blank\b|\bwent wrong\b|\b(could|can)(not|n'?t| not) be (saved|opened|finalised)\b", _I), 2),
     ("incident", "stuck", _(r"\b(stuck|hanging|frozen) (on|in|as|at)\b(?! (a |the |this |my )?(step|assessment|review|form)\b)|\b(hasn'?t|haven'?t|isn'?t|aren'?t|won'?t|not|never) "
                             r"(sync|synced|syncing|sent|uploaded|updated|updating|refreshed)\b", _I), 2.5),
+    ("incident", "lost work", _(r"\b(losing|lost|lose) (what|my|the|all|our)\b[^.?!\n]{0,20}\b(work|notes|typed|text|data|changes)\b"
+                                r"|\bsession (has )?expired\b|\bkeeps? (logging|kicking|throwing) (me )?out\b", _I), 2.5),
     ("incident", "every item", _(r"\bevery \w+( \w+)? (i|we) (save|open|create|add|try|print|upload)\b", _I), 1.5),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),

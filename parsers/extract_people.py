@@ -34,6 +34,7 @@ JOB_TITLE_RE = re.compile(r"\b(?:he|she|they)(?:'s|’s| is| are| will be)\s+(?:
 ROLE_WORDS = re.compile(r"\b(worker|officer|manager|practitioner|therapist|assessor|adviser|advisor|coordinator|co-ordinator|"
                         r"assistant|lead|director|head|nurse|administrator|apprentice|student|consultant|analyst|"
                         r"professional|reviewer|mentor|visitor|psychologist)\b", re.I)
+TEAM_WORD_RE = re.compile(r"\b(Team|Service|Hub|Unit|Early Help|Adult Care|Leaving Care)\b")
 START_RE = re.compile(r"\b(start(s|ing)?|join(s|ing)?|commenc\w+|first day|from)\b", re.I)
 END_RE = re.compile(r"\b(leav(es|ing)|last (working )?day|finish(es|ing)?|ends?|end date|until|final day|from|effective|on)\b", re.I)
 MANAGER_RE = re.compile(rf"\bmanager(?: there)? (?:is|will be)\s+{_NAME}|\breports? to\s+{_NAME}|\bmanaged by\s+{_NAME}")
@@ -67,6 +68,17 @@ def _other_names(ctx: Context, text: str) -> list[str]:
             continue
         out.append(name)
     return out
+
+
+def _listed_after_name(text: str, name: str | None) -> tuple[str | None, str | None]:
+    """(job title, team) written as a list after the name: 'Kim Frost, Social Worker, CIN Team Lincoln'."""
+    if not name or name not in text:
+        return None, None
+    rest = text[text.index(name) + len(name):].split("\n", 1)[0]
+    cells = [tidy(c) for c in re.split(r"\s*[,–|]\s*|\s+-\s+", rest) if tidy(c)]
+    title = next((c for c in cells if ROLE_WORDS.search(c) and not TEAM_WORD_RE.search(c) and len(c.split()) <= 5), None)
+    team = next((c for c in cells if TEAM_WORD_RE.search(c) and len(c.split()) <= 7), None)
+    return title, team
 
 
 def _worker_action(text: str) -> str:
@@ -110,6 +122,8 @@ def extract_worker_account(ctx: Context) -> Found:
     if not team and action in ("add", "dual_role"):
         m = TEAM_RE.search(text) or SERVICE_TEAM_RE.search(text)
         team = tidy(m.group(1)) if m else None
+    listed = _listed_after_name(text, name) if action in ("add", "dual_role") else (None, None)
+    team = team or listed[1]
     if action in ("add", "dual_role"):
         found.set("team", team, "team")
     if action == "add":
@@ -120,7 +134,7 @@ def extract_worker_account(ctx: Context) -> Found:
                 if cand and ROLE_WORDS.search(cand):
                     title = cand
                     break
-        found.set("job_title", title, "job title")
+        found.set("job_title", title or listed[0], "job title")
         label = _label("start_date", text)
         dates = find_dates(label, ctx.date) if label else []
         start = dates[0] if dates else find_date_after(text, START_RE, ctx.date, window=80)

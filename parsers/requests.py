@@ -15,6 +15,7 @@ from .extract_records import (extract_add_address, extract_duplicate_record, ext
                               extract_remove_lock, extract_restricted_record)
 from .extract_system import extract_design_change, extract_how_do_i, extract_incident
 from .fields import flip_name, person_names
+from .ids import find_person_ids, find_workstep_id
 from .model import Cue, ParsedMessage, ParseOptions, Request
 from .quoting import Sections, request_text_of, sections_of
 from .requester import find_requester
@@ -45,6 +46,7 @@ SEGMENT_SCORE = 3.5
 # a paragraph that opens another request of the same kind: 'Also, Carla Pike leaves us on ...'
 ANOTHER_RE = re.compile(r"^\W*(also|separately|secondly|thirdly|additionally|another thing|and also|as well as this|finally|"
                         r"in addition|on another note|one more thing|plus)\b", re.I)
+COUNT_RE = re.compile(r"\b(two|three|four|five|six|2|3|4|5|6|both|several|a few|a couple|following|these|below)\b", re.I)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
 MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
@@ -83,9 +85,27 @@ def split_requests(text: str, whole: Classification | None = None) -> list[tuple
                 typed.append((cls.type, part, cls))
         elif typed:
             typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
+    if len(typed) < 2 and numbered:
+        return _list_under_intro(parts)
     if len(typed) < 2 or len(typed) > MAX_REQUESTS:
         return []
     return typed
+
+
+def _list_under_intro(parts: list[str]) -> list[tuple[str, str, Classification]]:
+    """'Two new starters need accounts: 1. Kim Frost, ... 2. Lee Hart, ...': one request per
+    numbered item, of the kind the introduction names, each read together with the introduction."""
+    intro, items = parts[0], parts[1:]
+    cls = classify(intro)
+    if cls.type not in ACTIONABLE or cls.confidence < 0.5 or not 2 <= len(items) <= MAX_REQUESTS:
+        return []
+    if not COUNT_RE.search(intro):
+        return []  # the introduction must announce several of them ('two new starters', 'the following')
+    keys = [next(iter([n for n, _ in person_names(item)] + find_person_ids(item)), None) or find_workstep_id(item)
+            for item in items]
+    if None in keys or len(set(keys)) != len(keys):
+        return []  # each item names its own person or record (not steps to reproduce one fault)
+    return [(cls.type, f"{intro}\n\n{item}", cls) for item in items]
 
 
 def _resolve_rules(cls: Classification, text: str, signature: str) -> str:
