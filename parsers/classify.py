@@ -211,7 +211,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
                                         r"|\bis it (ok|okay|acceptable|appropriate|right|allowed|good practice) to \w+"
-                                        r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b", _I), 4.5),
+                                        r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b"
+                                        r"|\bshould [\w ]{0,40}\bbe (written|recorded|entered|logged|completed|done)\b", _I), 4.5),
+    ("practice_question", "conflicting advice", _(r"\b(told|given|heard) different (things|advice|answers)\b|\bdoing it differently\b"
+                                                  r"|\bpractice (query|question)\b|\bdefinite answer\b", _I), 2),
     ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b"
                                         r"|\b(now|permanently|full[- ]time) based (at|in)\b"
                                         r"|\b(team|office|service|we|I|I'm|we're|we are|I am)\b[^.?!\n]{0,15}\brelocat(e|ing|ed)\b"
