@@ -125,6 +125,6 @@ def extract_how_do_i(ctx: Context) -> Found:
             continue
         if text.rstrip().endswith("?") or (QUESTION_START_RE.match(text) and word_count(text) >= 5) \
                 or re.search(r"\b(know|find out|show me|explain|tell me|advise|let me know) (how|where|whether|if)\b", text, re.I):
-            found.set("question", text, "question sentence", text)
+            found.set("question", text.lstrip("*-•· ").strip(), "question sentence", text)
             break
     return found
