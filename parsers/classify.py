@@ -118,12 +118,12 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"service user|young man|young woman|family)\b"
                                         r"|\bjoined up\b", _I), 3),
     # remove_lock
-    ("remove_lock", "already working", _(r"\balready working in\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
+    ("remove_lock", "already working", _(r"\balready working in\b|\b(says|saying|thinks) (i'?m|i am|someone is|he'?s|she'?s|they'?re) already in (it|the step|this step)\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
                                          r"|\bsomeone else (has|is in) it\b", _I), 4),
     ("remove_lock", "left open", _(r"\b(had|has|left) (the|it|this) [^.?!\n]{0,30}\bopen when\b|\blocked to (her|him|them|me)\b", _I), 2),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
-                                     r"|\bcan'?t get back in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
+                                     r"|\bcan'?t get back in(to)?\b|\bwon'?t let me (back )?in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
     # incident
     ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
@@ -141,8 +141,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
     ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
-    ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b"
-                                 r"|\b(were|was) there (last week|yesterday|before|this morning)\b", _I), 2),
+    ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b", _I), 2),
+    ("incident", "missing content", _(r"\b(were|was) there (on \w+day|last \w+|yesterday|before|this morning|earlier)\b"
+                                      r"|\b(list|tab|page|screen|section) is (now )?(empty|blank)\b", _I), 2),
     ("incident", "shared fault", _(r"\bsame (problem|issue)\b|\bthe whole( \w+)? team\b|\banyone else (having|getting|seeing|had)\b|\bsince the (update|upgrade|release)\b|\b(for|affecting) (everyone|the whole team|all of us)\b", _I), 1.5),
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"

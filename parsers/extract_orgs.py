@@ -27,6 +27,8 @@ def _org_names(text: str) -> list[str]:
     out = []
     for m in ORG_RE.finditer(text):
         name = re.sub(r"^(?:A|An|Our|His|Her|Their|New|Please|Could|Can|Dear|Hi)\s+", "", m.group(1))
+        two = re.match(r"(.+?\b" + ORG_NOUNS + r")\s+and\s+", name)  # 'Welton Surgery and Nettleham Surgery'
+        name = two.group(1) if two else name
         if ORG_EXCLUDE_BEFORE.search(text[max(0, m.start() - 20):m.start()]) or len(name.split()) < 2:
             continue
         out.append(name.strip())
