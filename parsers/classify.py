@@ -114,7 +114,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # duplicate_record
     ("duplicate_record", "merge", _(r"\bmerg(e|ed|ing)\b|\bjoined up\b|\bcombined?\b", _I), 1.5),
     ("duplicate_record", "duplicate", _(r"\bduplicat(e|ed|es|ion)\b|\b(two|2|three|3|several) records\b"
-                                        r"|\brecords? for the same\b|\bthe same (person|child|man|woman|young person|lady|gentleman|kid|boy|girl|baby|client|"
+                                        r"|\brecords? for the same\b|\bthe same (\w+ ){0,2}(person|child|man|woman|young person|lady|gentleman|kid|boy|girl|baby|client|"
                                         r"service user|young man|young woman|family)\b"
                                         r"|\bjoined up\b", _I), 3),
     # remove_lock

@@ -15,6 +15,8 @@ STREET_WORDS = (r"(?:Road|Rd|Street|St|Lane|Ln|Close|Cl|Row|Way|Avenue|Ave|Drive
 INLINE_ADDRESS_RE = re.compile(
     r"\b((?:(?:Flat|Apartment|Unit|Room)\s+\d+[A-Za-z]?,?\s+)?(?:[A-Z][\w'-]+(?: [A-Z][\w'-]+)*,\s+)?(?:\d{1,4}[A-Za-z]?,?\s+)?"
     r"(?:[A-Z][a-z'-]+\s+){0,3}" + STREET_WORDS + r"\b(?:,?\s*(?!(?:and|but|so|if|who|which|it)\b)[A-Z][a-z'-]+(?: [A-Z][a-z'-]+)*){0,3})")
+BEFORE_POSTCODE_RE = re.compile(r"\b(?:at|to|is|address:?)\s+((?:the\s+)?[A-Z0-9][^.;:\n]{3,80}?),?\s*"
+                                r"(?=[A-Z]{1,2}\d[A-Z\d]?\s*\d[ABD-HJLNP-UW-Z]{2}\b)")
 LOWER_ADDRESS_RE = re.compile(r"\b(\d{1,4}[a-z]?\s+(?:[a-z][\w'-]*\s+){1,3}" + STREET_WORDS.lower()
                               + r"\b(?:,?\s*(?!(?:and|but|so|pls|please)\b)[a-z][\w'-]*){0,3}),?\s*(?=[a-z]{1,2}\d[a-z\d]?\s*\d[a-z]{2}\b)",
                               re.I)
@@ -176,6 +178,9 @@ def find_address(text: str) -> str | None:
     for m in INLINE_ADDRESS_RE.finditer(text):
         if INLINE_NEEDS_NUMBER_RE.search(m.group(1)):
             return tidy(POSTCODE_RE.sub("", m.group(1)))
+    m = BEFORE_POSTCODE_RE.search(text)  # 'at the Premier Hotel, 10 Ropewalk, Lincoln LN5 7XX'
+    if m and re.search(r"\d", m.group(1)):
+        return tidy(re.sub(r"^the\s+", "", m.group(1), flags=re.I))
     m = LOWER_ADDRESS_RE.search(text)  # phone mail in lower case: '2 elm rd, spalding pe11 2aa'
     return tidy(m.group(1)) if m else None
 
