@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
 from . import store
 from .config import Settings
 from .faults import crash_point
 from .mailbox import Mailbox
+from .pipeline import describe_error
 from .store import OutboxItem, Store, Ticket
 from .transport import PermanentSendError, TemporarySendError, Transport
 
@@ -226,14 +228,24 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
                  mailbox: Mailbox | SentAppender | None = None) -> SendReport:
     """Send every due reply; never raises for a send failure (it is recorded on the row)."""
     report = SendReport()
+    try:
+        _send_pending(st, transport, settings, now, mailbox, report)
+    except SQLAlchemyError as exc:  # the store is down: nothing claimed or marked; next run
+        report.error = describe_error(exc)
+        log.error("outbox: store unavailable (%s)", report.error)
+    return report
+
+
+def _send_pending(st: Store, transport: Transport, settings: Settings, now: datetime,
+                  mailbox: Mailbox | SentAppender | None, report: SendReport) -> None:
     with _sender_lock(st) as mine:
         if mine is False:
             log.info("outbox: another worker is sending; skipping this run")
-            return report
+            return
         _release_stale_claims(st, now, sole_sender=mine is True)
         due = _due_ids(st, now)
         if not due:
-            return report
+            return
         try:
             with transport:
                 while due:  # pages of BATCH_LIMIT ids, all over this one connection
@@ -246,7 +258,6 @@ def send_pending(st: Store, transport: Transport, settings: Settings, now: datet
             report.error = f"{type(exc).__name__}: {exc}"
             log.error("outbox: transport unavailable (%s)", type(exc).__name__)
             _unclaim(st)
-    return report
 
 
 def _unclaim(st: Store) -> None:
