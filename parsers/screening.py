@@ -174,6 +174,12 @@ def is_own_mail(msg: ParsedMessage, options: ParseOptions) -> bool:
     return False
 
 
+def is_robot_address(address: str | None) -> bool:
+    """A no-reply or mail-system address: nobody reads what is sent there."""
+    a = (address or "").strip().lower()
+    return bool(a) and bool(_NOREPLY_SENDERS.search(a) or _SYSTEM_SENDERS.search(a))
+
+
 def is_bulk(msg: ParsedMessage) -> bool:
     """List and bulk mail: Precedence bulk/list/junk, List-Id, List-Unsubscribe."""
     if _value(msg, "precedence") in ("bulk", "list", "junk"):

@@ -143,7 +143,17 @@ def ticket_detail(store: Store, reference: str) -> dict[str, Any] | None:
                 "confidence": t.confidence, "cues": t.cues, "notes": t.notes,
                 "sensitive": t.sensitive, "sensitive_kinds": t.sensitive_kinds,
                 "requester_name": t.requester_name, "requester_team": t.requester_team,
-                "requester_phone": t.requester_phone, "messages": messages, "replies": replies}
+                "requester_phone": t.requester_phone, "messages": messages, "replies": replies,
+                "external": t.external, "auth_failures": t.auth_failures,
+                "linked_to": _reference_of(session, t.linked_ticket_id),
+                "purged_at": t.purged_at.isoformat(timespec="seconds") if t.purged_at else None}
+
+
+def _reference_of(session: Any, ticket_id: int | None) -> str | None:
+    from .store import Ticket
+
+    row = session.get(Ticket, ticket_id) if ticket_id else None
+    return row.reference if row is not None else None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -163,6 +173,14 @@ def cmd_show(args: argparse.Namespace) -> int:
           f"  confidence {detail['confidence']:.2f}{'  SENSITIVE' if detail['sensitive'] else ''}")
     print(f"requester: {detail['requester_name'] or '-'} <{detail['requester'] or '-'}>"
           f"  team: {detail['requester_team'] or '-'}  phone: {detail['requester_phone'] or '-'}")
+    if detail["external"] or detail["auth_failures"]:
+        why = ("authentication " + ", ".join(detail["auth_failures"])
+               if detail["auth_failures"] else "outside the allowed sender domains")
+        print(f"EXTERNAL sender: {why}")
+    if detail["linked_to"]:
+        print(f"linked to: {detail['linked_to']} (named it from outside its conversation)")
+    if detail["purged_at"]:
+        print(f"personal data purged (retention) at {detail['purged_at']}")
     print("fields:")
     for k, v in detail["fields"].items():
         print(f"  {k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}")

@@ -15,6 +15,7 @@ from .alerts import check_poll_alert
 from .edges import make_mailbox, make_transport, utcnow
 from .outbox import SendReport, SentAppender, send_pending
 from .pipeline import CycleReport, WorkerContext, poll_once
+from .retention import retention_job
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ def build_scheduler(ctx: WorkerContext) -> BlockingScheduler:
                       seconds=ctx.settings.schedule.poll_seconds, **common)
     scheduler.add_job(send_job, "interval", args=[ctx], id="send",
                       seconds=ctx.settings.schedule.send_seconds, **common)
+    scheduler.add_job(retention_job, "interval", args=[ctx], id="retention", hours=6, **common)
     return scheduler
 
 

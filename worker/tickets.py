@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 import parsers
 from parsers import ParseOptions, ParseResult, Request, Requester
+from parsers.screening import is_robot_address
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, select
 
@@ -274,9 +275,10 @@ class TicketWriter:
         if msg is None:
             return ()
         candidates = [a.email for a in msg.reply_to if a.email] or [msg.sender.email]
-        first = next((c for c in candidates if c), None)
-        if not first or first.lower() in self.own:
-            return ()  # nobody to answer, or our own mail coming back: never reply
+        first = next((c for c in candidates if c and not is_robot_address(c)), None)
+        if not first or first.lower() in self.own or \
+                first.lower().endswith("@" + self.settings.helpdesk.message_id_domain.lower()):
+            return ()  # nobody to answer, a robot, or our own mail coming back: never reply
         return (first.lower(),)
 
     def _queue_reply(self, session: Session, ticket: Ticket, result: ParseResult,

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -135,8 +136,11 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def create_app(settings: Settings, store: Store | None = None, *, secret: str | None = None,
                clock: Callable[[], datetime] | None = None,
-               secure_cookies: bool = False) -> Starlette:
-    """The staff web app over the worker's store. `secure_cookies` for HTTPS deployments."""
+               secure_cookies: bool = False,
+               allowed_hosts: tuple[str, ...] | None = None) -> Starlette:
+    """The staff web app over the worker's store. `secure_cookies` for HTTPS deployments;
+    `allowed_hosts` (`helpdesk serve` passes [web] allowed_hosts) refuses other Host headers
+    (DNS rebinding)."""
     from . import pages
 
     store = store or Store(settings.database.url)
@@ -152,7 +156,9 @@ def create_app(settings: Settings, store: Store | None = None, *, secret: str | 
         Route("/tickets/{reference}/{action}", pages.ticket_action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
-    middleware = [
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] \
+        if allowed_hosts else []
+    middleware += [
         Middleware(SecurityHeadersMiddleware),
         Middleware(SessionMiddleware, secret_key=secret or session_secret(),
                    session_cookie=SESSION_COOKIE, max_age=SESSION_MAX_AGE, same_site="strict",

@@ -32,6 +32,17 @@ def _open_store(settings: Settings) -> Store:
     return Store(settings.database.url)
 
 
+def serve_options(args: argparse.Namespace, settings: Settings
+                  ) -> tuple[str, int, bool, tuple[str, ...]]:
+    """Host, port, secure cookies and allowed Host headers: the command line where it differs
+    from the defaults, else config.toml's [web]; the listening host is always allowed."""
+    w = settings.web
+    host = args.host if args.host != DEFAULT_HOST else w.host
+    port = args.port if args.port != DEFAULT_PORT else w.port
+    allowed = tuple(dict.fromkeys([*w.allowed_hosts, host]))
+    return host, port, bool(args.secure_cookies or w.secure_cookies), allowed
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -39,13 +50,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _setup_logging(logging.INFO)
     settings = load_settings(args.config)
+    host, port, secure, allowed = serve_options(args, settings)
     store = _open_store(settings)
-    app = create_app(settings, store, secure_cookies=args.secure_cookies)
-    print(f"helpdesk: staff app on http://{args.host}:{args.port}/ (Ctrl-C stops it)",
-          flush=True)
+    app = create_app(settings, store, secure_cookies=secure, allowed_hosts=allowed)
+    print(f"helpdesk: staff app on http://{host}:{port}/ (Ctrl-C stops it)", flush=True)
     try:
         # no access log: query strings carry searched person IDs and requester names
-        uvicorn.run(app, host=args.host, port=args.port, access_log=False, server_header=False,
+        uvicorn.run(app, host=host, port=port, access_log=False, server_header=False,
                     proxy_headers=False, log_config=None, workers=1)
     finally:
         store.close()

@@ -89,7 +89,8 @@ def queue_staff_reply(session: Session, ticket: Ticket, kind: str, settings: Set
         raise ReplyError("this ticket has no sender we may answer")
     renderer = StaffReplyRenderer(settings, message if kind == "staff_reply" else None)
     template_kind = "triage" if kind == "staff_reply" else kind
-    email = renderer.render(_as_kind(ticket, template_kind), target, now)
+    email = renderer.render(_as_kind(ticket, template_kind), target, now,
+                            human=kind == "staff_reply")  # a person wrote it: RFC 3834
     if email is None:
         raise ReplyError("this ticket has no sender we may answer")
     item = OutboxItem(ticket_id=ticket.id, message_id=str(email["Message-ID"]).strip(),
