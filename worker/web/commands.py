@@ -15,8 +15,16 @@ if TYPE_CHECKING:  # the store (SQLAlchemy, argon2) loads only for commands that
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
+class _Default(str):
+    """A command-line default: config.toml's [web] value wins over it, an explicit flag not."""
+
+
+class _DefaultPort(int):
+    """The same for the port."""
+
+
+DEFAULT_HOST = _Default("127.0.0.1")
+DEFAULT_PORT = _DefaultPort(8080)
 
 
 def _setup_logging(level: int) -> None:
@@ -37,8 +45,8 @@ def serve_options(args: argparse.Namespace, settings: Settings
     """Host, port, secure cookies and allowed Host headers: the command line where it differs
     from the defaults, else config.toml's [web]; the listening host is always allowed."""
     w = settings.web
-    host = args.host if args.host != DEFAULT_HOST else w.host
-    port = args.port if args.port != DEFAULT_PORT else w.port
+    host = w.host if isinstance(args.host, _Default) else args.host
+    port = w.port if isinstance(args.port, _DefaultPort) else args.port
     allowed = tuple(dict.fromkeys([*w.allowed_hosts, host]))
     return host, port, bool(args.secure_cookies or w.secure_cookies), allowed
 
