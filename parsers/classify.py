@@ -125,7 +125,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
                                      r"|\bcan'?t get back in(to)?\b|\bwon'?t let me (back )?in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
     # incident
-    ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
+    ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|\bbugs?\b|\bglitch(es|y)?\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
     ("incident", "not working", _(r"\bwon'?t (open|save|load|complete|work|finalise|let)\b|\b(isn't|is not|not) working\b"
                                   r"|\bcan'?t (open|save|finalise)\b|\b(very )?slow\b|\bcrawling\b|\bkeeps? (crashing|failing)\b"
                                   r"|\b(not|never|aren'?t|isn'?t|won'?t|doesn'?t|don'?t|can'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*"
@@ -179,6 +179,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     # design_change
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
     ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
+                                          r"|\b(list|drop-?down|lookup|picklist)\b[^.?!\n]{0,60}\b(value|option|entry)\b"
                                           r"|\bmade mandatory\b|\bmandatory\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
     ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
                                                  r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
@@ -198,6 +199,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "rename an element", _(r"\b(step|form|field|list|value|option|report|screen|next action|tab|section|outcome)\b['’\"]?"
                                              r"[^.?!\n]{0,10}\b(be )?renamed\b|\brename (the|a|this) [^.?!\n]{0,40}\b(step|form|field|list|value|option|"
                                              r"report|screen|tab|section|outcome)\b", _I), 3),
+    ("design_change", "misspelt value", _(r"\b(spelt|misspelt|misspelled|spelling|typo)\b", _I), 1.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
     ("restricted_record", "restrict", _(r"\brestrict(ed|ion|ing)?\b", _I), 4),

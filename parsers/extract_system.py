@@ -62,7 +62,7 @@ def extract_incident(ctx: Context) -> Found:
 
 DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
                             r"create|introduce|include|mandatory|new|send|show|display|alert|notify|allow|stop|prevent|"
-                            r"default|automatically)\b", re.I)
+                            r"default|automatically|correct|corrected|fix|fixed|spelt|misspelt)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
                               r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory|alert|"
                               r"notification|email|reminder)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
