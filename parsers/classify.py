@@ -28,6 +28,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("add_address", "postcode label", _(r"^\s*post ?code\s*:", _I | re.M), 1.5),
     ("add_address", "kind of address", _(r"\b(respite|placement|correspondence|temporary) address\b"
                                          r"|^\s*type\s*:\s*(respite|placement|correspondence|temporary|home)\b", _I | re.M), 1),
+    ("add_address", "new home", _(r"\b(no fixed abode|nfa)\b|\b(now|has) (has |got )?(a|an|her own|his own|their own) (flat|house|home|tenancy|bungalow|room)\b"
+                                  r"|\bbeen rehoused\b", _I), 2.5),
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
@@ -134,6 +136,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                             r"(sync|synced|syncing|sent|uploaded|updated|updating|refreshed)\b", _I), 2.5),
     ("incident", "lost work", _(r"\b(losing|lost|lose) (what|my|the|all|our)\b[^.?!\n]{0,20}\b(work|notes|typed|text|data|changes)\b"
                                 r"|\bsession (has )?expired\b|\bkeeps? (logging|kicking|throwing) (me )?out\b", _I), 2.5),
+    ("incident", "false message", _(r"\b(says|saying|tells me|complains)\b[^.?!\n]{0,50}\b(is missing|are missing|required|invalid|"
+                                    r"not (valid|allowed|found))\b", _I), 2),
     ("incident", "every item", _(r"\bevery \w+( \w+)? (i|we) (save|open|create|add|try|print|upload)\b", _I), 1.5),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),
@@ -180,7 +184,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
     ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
                                           r"|\b(list|drop-?down|lookup|picklist)\b[^.?!\n]{0,60}\b(value|option|entry)\b"
-                                          r"|\bmade mandatory\b|\bmandatory\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
+                                          r"|\b(made|make|making|be|become|set as|set to) (it |this |that |the [\w ]{1,30})?(mandatory|optional)\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
     ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
                                                  r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
                                                  r"free text|mandatory|list)\b|\bonly allows free text\b", _I), 2.5),
