@@ -47,10 +47,9 @@ class TicketWriter:
              crash: str | None) -> tuple[list[Ticket], str, int]:
         """Tickets touched, the outcome ("new" | "follow_up") and how many replies were queued."""
         if result is None or result.message is None or result.error:
-            error = crash or (result.error if result else None)
-            if error == "too_large":
-                return self._too_large(session, stored)
-            return [self._unreadable(session, stored, error)], "new", 0
+            if crash is None and result is not None and result.error:
+                return self._not_parsed(session, stored, result.error)
+            return [self._unreadable(session, stored, crash)], "new", 0
         requests = list(result.requests) or [self._triage_request(result)]
         if any(r.action == "ignore" for r in requests):
             return self._machine_mail(session, stored, result, requests[0])
@@ -127,15 +126,16 @@ class TicketWriter:
                         error=(error or "unknown").split(":")[0])
         return ticket
 
-    def _too_large(self, session: Session, stored: StoredMessage
-                   ) -> tuple[list[Ticket], str, int]:
-        """Over max_message_bytes: stored and triaged, never parsed. Its headers alone say who
-        to tell (and whether it is machine mail, never answered); the reply says that nothing
-        in it has been read."""
+    def _not_parsed(self, session: Session, stored: StoredMessage, error: str
+                    ) -> tuple[list[Ticket], str, int]:
+        """Refused by the parser (over max_message_bytes, nested too deep): stored and triaged.
+        Its headers alone say who to tell (and whether it is machine mail, never answered); the
+        reply says that nothing in it has been read. A parser crash (a bug) is not answered:
+        the message is replayed once the parser is fixed."""
         try:
             head = parsers.parse(header_bytes(stored.raw), self.options)
         except Exception as exc:  # noqa: BLE001 - unreadable headers: triaged, not answered
-            log.warning("%s in the headers of a message too large to parse", type(exc).__name__)
+            log.warning("%s in the headers of a message not parsed", type(exc).__name__)
             head = None
         msg = head.message if head is not None else None
         subject = mask_sensitive(msg.subject) if msg and msg.subject else None
@@ -144,7 +144,7 @@ class TicketWriter:
                             .values(subject=subject, sender_email=msg.sender.email if msg
                                     else None))
             stored.subject = subject
-        ticket = self._unreadable(session, stored, "too_large", ("unreadable", "too_large"),
+        ticket = self._unreadable(session, stored, error, ("unreadable", error.split(":")[0]),
                                   msg.sender.email if msg else None)
         if head is None or msg is None or head.screen is not None:
             return [ticket], "new", 0
