@@ -108,7 +108,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"
                                           r"|\bwhere (would|do|should|can) (i|we) go\b", _I), 3),
-    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way)\b[^?\n]*\?",
+    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
                                       _I), 2),
     ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,120}\?", _I), 1.5),

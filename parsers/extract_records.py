@@ -169,6 +169,8 @@ ACCESS_CUE_RE = re.compile(
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
 ADD_ACCESS_RE = re.compile(r"\b(?:add|give|grant)\s+((?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6}(?:(?:,|and|&)\s+(?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6})*)"
                            r"\s*(?:to the access list|access\b)")
+ROLE_IN_PARENS_RE = re.compile(r"\b(manager|worker|adviser|advisor|officer|practitioner|lead|head|director|assistant|"
+                               r"coordinator|nurse|therapist|me|myself)\b", re.I)
 ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$"
                             r"|[ \t]+only\b[^\n]*|[ \t]+[-–][ \t]+[^\n]*",
                             re.I | re.S)
@@ -188,7 +190,10 @@ def _access_items(value: str) -> list[str]:
     parts = re.split(r"\n\s*[-*•]\s*|,|\band\b|&|;", value)
     items = []
     for part in parts:
-        part = tidy(re.sub(r"\(.*?\)", "", part).strip().lstrip("*-•·").strip())
+        # '(Team Manager)' after a name is a role, '(North)' after a team is part of its name
+        part = re.sub(r"\s*\(([^)]*)\)", lambda m: "" if ROLE_IN_PARENS_RE.search(m.group(1)) else f" ({m.group(1)})", part)
+        part = tidy(part.strip().lstrip("*-•·").strip())
+        part += ")" * (part.count("(") - part.count(")"))  # tidy() trims a closing bracket
         part = re.sub(r"^(?:the|our|my|and)\s+", "", part, flags=re.I)
         part = re.sub(r"^(?:[a-z]+\s+)+(?=[A-Z])", "", part)  # 'our head of service, Diane' -> 'Diane'
         if part and part[0].isupper() and not re.fullmatch(r"(?:[a-z]+\s*)+", part):
