@@ -161,9 +161,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
                                                       r"authorised) (by mistake|in error|too early|wrongly)\b|\bstep mov|\bmov(e|ed|ing) (the|a) step\b"
                                                       r"|\bstep (moving|moved)\b|\bto the wrong (team|worker|person)|\bwent to the [^.?!\n]{0,30}team instead\b", _I), 3.5),
-    ("person_record_change", "wrong details", _(r"\b(recorded|entered|input|typed|put|spelt|spelled) (wrongly|incorrectly|in error)\b|\bwrong(ly)? (dob|date of birth|ethnicity|name|"
+    ("person_record_change", "wrong details", _(r"\b(recorded|entered|input|typed|put|spelt|spelled) (wrongly|incorrectly|in error)\b"
+                                                r"|\b(was |were )?(entered|recorded|input|put) as\b[^.?!\n]{0,40}\bbut\b|\bwrong(ly)? (dob|date of birth|ethnicity|name|"
                                                 r"gender|address|details|nhs|language)\b|\bcorrect the (person )?record\b|\bperson record\b"
-                                                r"|\b(dob|date of birth|ethnicity|gender|religion|first language|surname|name|nhs number|address)\b[^.?!\n]{0,25}"
+                                                r"|\b(dob|date of birth|date of death|ethnicity|gender|religion|first language|surname|name|nhs number|address)\b[^.?!\n]{0,25}"
                                                 r"\b(wrong(ly)?|incorrect(ly)?|in error|typo|misspelt|misspelled)\b", _I), 3),
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),

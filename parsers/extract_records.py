@@ -134,7 +134,7 @@ def extract_remove_lock(ctx: Context) -> Found:
 WORKFLOW_RE = re.compile(r"\bre-?open|\bput back\b|\bsen[dt] back\b|\bnext action\b|\bworkflow\b|\bfinalised\b|\bcompleted\b|"
                          r"\bstep (moving|moved)|\bmov(e|ed|ing) (the|a) step\b|\bwrong (team|worker)\b|\binstead of\b|\btray\b|"
                          r"\b(assigned|allocated|reassign\w*)\b", re.I)
-PERSON_RECORD_RE = re.compile(r"\bperson record\b|\bdob\b|\bdate of birth\b|\bethnicity\b|\bfirst language\b|\bgender\b|"
+PERSON_RECORD_RE = re.compile(r"\bperson record\b|\bdate of death\b|\b(entered|recorded) as\b|\bdob\b|\bdate of birth\b|\bethnicity\b|\bfirst language\b|\bgender\b|"
                               r"\bname\b|\baddress\b|\bnhs number\b|\brecorded wrongly\b|\bdetails\b", re.I)
 NEGATED_RE = re.compile(r"\b(nothing|not|no)\b[\w\s]{0,12}$", re.I)
 ID_MENTION_RE = re.compile(r"\b(?:person\s*id|pid|mosaic\s*id|client\s*id|workstep(?:\s*id)?|work\s*step|ws|step\s*id)\b[\s:#.]*\d+",

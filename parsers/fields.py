@@ -116,6 +116,7 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
             continue
         postcode = f"{pm.group(1).upper()} {pm.group(2).upper()}"
         before = re.split(r"[:.?!]\s+|\s+-\s+", line[:pm.start()])[-1].strip(" ,")  # 'New address for PID 1: 3 Mill Lane'
+        before = re.sub(r"^.*?\b(?:at|is|to|address)\s+(?=(?:Flat|Unit|Apartment)\b|\d)", "", before)  # 'Their office is at 8 ...'
         if len(before) > 50:
             continue
         block: list[str] = [before] if before else []
