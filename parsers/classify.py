@@ -30,6 +30,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                          r"|^\s*type\s*:\s*(respite|placement|correspondence|temporary|home)\b", _I | re.M), 1),
     ("add_address", "new home", _(r"\b(no fixed abode|nfa)\b|\b(now|has) (has |got )?(a|an|her own|his own|their own) (flat|house|home|tenancy|bungalow|room)\b"
                                   r"|\bbeen rehoused\b", _I), 2.5),
+    # a full street address with its postcode (see h303): '17 Oak Road, Nettleham, Lincoln LN2 2PA'
+    ("add_address", "street and postcode", _(r"\b\d{1,4}[a-z]? [a-z][a-z'-]+ (road|street|lane|close|row|way|avenue|drive|court|crescent|place|"
+                                             r"gardens|grove|terrace|walk|square|hill|park|view|rise|mews|green)\b[^.?!\n]{0,40}"
+                                             r"\b[a-z]{1,2}\d[a-z\d]? ?\d[a-z]{2}\b", _I), 1.5),
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
@@ -152,7 +156,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "outage", _(r"\b(50\d|40\d)\b[^.\n]{0,30}\b(error|unavailable|not found|forbidden|gateway)\b|\bservice unavailable\b"
                              r"|\bmosaic (is|seems|appears)( to be)? down\b|\b(none of us|nobody|no one|everyone|the whole team|all of us)\b"
                              r"[^.?!\n]{0,40}\b(can'?t|cannot|unable|is having)\b", _I), 3),
-    ("incident", "shows the wrong thing", _(r"\bshows? (a |the )?(different|wrong)\b|\b(it'?s|it is|this is) happening (on|for|with|to) "
+    ("incident", "shows the wrong thing", _(r"\bshows? (a |the )?(different|wrong)\b|\binstead of the (new|correct|right|current)\b|\b(it'?s|it is|this is) happening (on|for|with|to) "
                                             r"(every|all|each)\b", _I), 2),
     ("incident", "shows wrongly", _(r"\b(shows?|showing|displays?|displaying|appears?|appearing)\b[^.?!\n]{0,40}\b(in the wrong order|"
                                     r"incorrectly|blank|twice|duplicated|garbled)\b|\bin the wrong order\b", _I), 2),
