@@ -27,6 +27,11 @@ def is_nhs_number(digits: str) -> bool:
     return check != 10 and check == int(digits[9])
 
 
+def _labelled(text: str, start: int) -> bool:
+    """Ten digits just after "NHS (number)": an NHS number even with a mistyped check digit."""
+    return bool(NHS_LABEL_RE.search(text[max(0, start - 30):start]))
+
+
 def find_nhs_numbers(text: str) -> list[str]:
     out = []
     for m in NHS_RE.finditer(text):
@@ -34,8 +39,7 @@ def find_nhs_numbers(text: str) -> list[str]:
         digits = "".join(m.groups())
         if digits.startswith("0"):  # UK phone numbers start with 0; NHS numbers never do
             continue
-        labelled = bool(NHS_LABEL_RE.search(text[max(0, m.start() - 30):m.start()]))
-        if is_nhs_number(digits) or (labelled and " " in raw):
+        if is_nhs_number(digits) or _labelled(text, m.start()):
             out.append(digits)
     return out
 
@@ -68,8 +72,7 @@ def mask_sensitive(text: str) -> str:
         digits = "".join(m.groups())
         if digits.startswith("0"):
             return m.group(0)
-        labelled = bool(NHS_LABEL_RE.search(text[max(0, m.start() - 30):m.start()]))
-        if not (is_nhs_number(digits) or (labelled and " " in m.group(0))):
+        if not (is_nhs_number(digits) or _labelled(text, m.start())):
             return m.group(0)
         return "*******" + digits[-3:]
 

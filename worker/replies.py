@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from parsers import mask_sensitive
 
 from .config import HelpdeskSettings, Settings, WEEKDAYS
 from .store import Ticket
@@ -255,7 +256,8 @@ class ReplyRenderer:
             ("From", formataddr((h.name if h.name.isascii() else Header(h.name, "utf-8").encode(),
                                  h.address))),
             ("To", ", ".join(target.recipients)),
-            ("Subject", reply_subject(target.subject, ticket.reference, context["type_title"],
+            ("Subject", reply_subject(mask_sensitive(target.subject), ticket.reference,
+                                      context["type_title"],
                                       h.reference_prefix)),
             ("Date", format_datetime(now)),
             ("Message-ID", reply_message_id(ticket.reference, h.message_id_domain)),

@@ -123,3 +123,31 @@ def real_cycle(ctx: WorkerContext, now: datetime) -> tuple[CycleReport, SendRepo
     poll = poll_once(ctx, now)
     sent = send_pending(ctx.store, make_transport(ctx.settings), ctx.settings, now, None)
     return poll, sent
+
+
+def store_dump(ctx: WorkerContext, skip: frozenset[tuple[str, str]] = frozenset()) -> str:
+    """Every value of every column of every table as text (JSON as written, our replies'
+    bytes decoded to their headers and bodies), except the (table, column) pairs in `skip`."""
+    import json as _json
+
+    from sqlalchemy import select as core_select
+    from sqlmodel import SQLModel
+
+    out: list[str] = []
+    with ctx.store.engine.connect() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in conn.execute(core_select(table)).mappings():
+                for column, value in row.items():
+                    if (table.name, column) in skip or value is None:
+                        continue
+                    if isinstance(value, (bytes, memoryview)):
+                        data = bytes(value)
+                        out.append(data.decode("latin-1"))
+                        if table.name == "outbox" and data:
+                            out += [str(parsed(data)["Subject"]), plain_text(data),
+                                    html_text(data)]
+                    elif isinstance(value, (dict, list)):
+                        out.append(_json.dumps(value, ensure_ascii=False))
+                    else:
+                        out.append(str(value))
+    return "\n".join(out)
