@@ -141,7 +141,7 @@ def extract_professional(ctx: Context) -> Found:
         # 'details in her signature below': the forwarded author is the professional (see h110)
         text = f"{text}\n\n{ctx.forwarded_signature}"
     create = re.search(r"\b(add|added|set up|create|created|new)\b", text, re.I)
-    change = re.search(r"\b(update|change|changed|is now|has changed|new (number|email|phone))\b", text, re.I)
+    change = re.search(r"\b(update\w*|change|changed|is now|has changed|has moved|new (number|email|phone))\b", text, re.I)
     action = "change" if change and not (create and re.search(r"\b(add|set up|create)\w*\b[^.?!\n]{0,40}\bprofessional", text, re.I)) \
         and not re.search(r"\bnew (health visitor|gp|teacher|professional|doctor)", text, re.I) else "create"
     found.set("action", action, "action cue")
@@ -178,6 +178,10 @@ def extract_professional(ctx: Context) -> Found:
     else:
         changes = {k: v for k, v in find_changes(text).items()
                    if k in ("phone", "mobile", "email", "surname", "first_name", "title")}
+        moved = re.search(r"\b(?:moved|moving|transferred|gone) (?:from [^.?!\n]{0,60}? )?to (?:the )?((?:[A-Z][\w'’&-]*[ \t]+){0,4}"
+                          + ORG_NOUNS + r")\b", text)
+        if moved:  # 'has moved from Ruskington Primary to Sleaford Academy'
+            changes["organisation_name"] = moved.group(1)
         if "phone" not in changes and (phone := _new_phone(text)):
             changes["phone"] = phone
         if "email" not in changes:

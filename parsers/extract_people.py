@@ -178,6 +178,7 @@ DETAIL_PATTERNS = [
     ("email", re.compile(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:to|is now|is|:)\s*(" + EMAIL_RE.pattern + ")", re.I)),
 ]
 FROM_TO_RE = re.compile(rf"\bfrom {_NAME} to {_NAME}")
+NOW_WAS_RE = re.compile(rf"{_NAME}\s*\((?:previously|formerly|was|née|nee)\s+{_NAME}\)")
 UNDER_RE = re.compile(rf"\b(?:under|as|on behalf of|for)\s+{_NAME}")
 
 
@@ -207,6 +208,9 @@ def extract_worker_details(ctx: Context) -> Found:
     changes = find_changes(text)
     name = None
     m = FROM_TO_RE.search(text)
+    if not (m and is_person_name(m.group(1)) and is_person_name(m.group(2))):
+        was = NOW_WAS_RE.search(text)  # 'It should now read Olive Booth (previously Olive Grant)'
+        m = FROM_TO_RE.search(f"from {was.group(2)} to {was.group(1)}") if was else None
     if m and is_person_name(m.group(1)) and is_person_name(m.group(2)):
         old, new = m.group(1).split(), m.group(2).split()
         name = m.group(1)

@@ -65,8 +65,8 @@ DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|change
                             r"default|automatically|correct|corrected|fix|fixed|spelt|misspelt)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
                               r"section|report|button|tab|outcome|lookup|look-up|tick ?box|free text|mandatory|alert|"
-                              r"notification|email|reminder)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
-SYSTEM_RE = re.compile(r"\b(alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
+                              r"notification|email|reminder|case note|date|setting)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
+SYSTEM_RE = re.compile(r"\b(defaults?|alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+(?:(?:in|of|and|for|to|on)\s+)?){0,5}[A-Z][\w'&()-]*)\s+"
                      r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
