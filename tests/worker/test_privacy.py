@@ -74,7 +74,7 @@ def test_cycle_logs_over_every_labelled_sample_hold_no_personal_detail(
         hits = sorted(v for v in personal_details(eml) if v.lower() in logged.lower())
         if hits:
             leaks[eml.name] = hits
-    assert leaks == {} and searched > 5 * len(SAMPLES)
+    assert leaks == {} and searched > 3 * len(SAMPLES)
 
 
 NHS = ("485 777 3456", "4857773456", "485-777-3456", "943 476 5919", "9434765919")
