@@ -60,8 +60,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                 r"|\bchange of (role|team|job title)|\bnew (role|post|job title)\b"
                                                 r"|\b(been )?(appointed|promoted)\b|\bjob title\b[^.?!\n]{0,40}\b(chang|updat)", _I), 3),
     # worker_details
-    ("worker_details", "name part", _(r"\b(surname|first name|forename|maiden name|married name|my name|her name|his name|"
-                                      r"title to|the title|my title|her title|his title)\b", _I), 3),
+    # a name part in a change ('change my surname to', 'her surname is now'), not 'search by surname'
+    ("worker_details", "name part", _(r"\b(surname|first name|forename|maiden name|married name|name|title)\b[^.?!\n]{0,40}\b(to|is now|has changed|"
+                                      r"changed|now reads?|should (now )?(be|read))\b|\b(change|update|correct|amend)\w*\b[^.?!\n]{0,25}\b(surname|first name|"
+                                      r"forename|name|title)\b|\b(maiden|married) name\b", _I), 3),
     ("worker_details", "own contact change", _(r"\b(my|her|his|their) (work )?(desk phone|mobile|phone number|telephone number|phone|"
                                                r"email address|email|landline)\b[^.?!\n]{0,20}\bto\b", _I), 2.5),
     ("worker_details", "name change", _(r"\bgot married\b|\bdeed poll\b|\bname change\b|\bfollowing (her|his|my) marriage", _I), 2.5),
@@ -147,7 +149,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),
     ("incident", "fails", _(r"\b(fails|failed|failing)\b( with| to| when)?|\b(could|can) ?not be (found|loaded|opened|saved|generated)\b"
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
-    ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
+    ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\b(returns|gives|shows) no results\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b", _I), 2),
     ("incident", "missing content", _(r"\b(were|was) there (on \w+day|last \w+|yesterday|before|this morning|earlier)\b"

@@ -137,15 +137,16 @@ def find_date_after(text: str, cue: re.Pattern, ref: datetime | date | None,
     return None
 
 
-PAST_TENSE_RE = re.compile(r"\b(moved|went|was|were|started|happened|left|finished|began|signed|occurred|since|last)\b[^.?!\n]{0,25}$",
+PAST_TENSE_RE = re.compile(r"\b(moved|went|was|were|started|happened|left|finished|began|signed|occurred|since|last|placed|"
+                           r"released|discharged)\b[^.?!\n]{0,200}$",
                            re.I)
 
 
-def in_the_past(found: FoundDate, text: str, ref: datetime | date | None) -> date:
+def in_the_past(found: FoundDate, text: str, ref: datetime | date | None, window: int = 40) -> date:
     """A bare weekday after a past-tense verb ('he moved on Saturday') is the one just gone."""
     ref_day = ref.date() if isinstance(ref, datetime) else ref
     if ref_day and found.value > ref_day and re.fullmatch(r"(?:\w+\s+)?\w+day", found.text, re.I) \
-            and PAST_TENSE_RE.search(text[max(0, found.start - 40):found.start]):
+            and PAST_TENSE_RE.search(text[max(0, found.start - window):found.start]):
         return found.value - timedelta(days=7)
     return found.value
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .context import Context, Found
-from .dates import find_date_after, in_the_past, iso
+from .dates import find_date_after, find_dates, in_the_past, iso
 from .fields import NAME_TOKEN, TITLE, find_address, find_postcodes, person_names, tidy
 from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
 from .sentences import sentences, without_greeting, word_count
@@ -13,12 +13,13 @@ DOB_BEFORE_RE = re.compile(r"\b(dob|d\.o\.b|date of birth|born)\b[\s:(]*$", re.I
 START_CUE_RE = re.compile(r"\b(from|starting|start(s|ed)?|start date|mov(e|es|ed|ing)|moved in|moving in|as of|effective|with effect|"
                           r"since|keys|signed|w/c|released|discharged|living|will live|staying|going)\b", re.I)
 ADDRESS_TYPES = [
-    ("placement", re.compile(r"\bplacement\b", re.I)),
+    ("placement", re.compile(r"\bplacement\b|\bfoster carers?\b", re.I)),
     ("temporary", re.compile(r"\btemporar(y|ily)\b|\btemp\b", re.I)),
     ("respite", re.compile(r"\brespite\b", re.I)),
     ("correspondence", re.compile(r"\bcorrespondence\b", re.I)),
     ("home", re.compile(r"\bhome address\b|\bas (his|her|their) (new )?home\b|\bnew home\b|\bpermanent\b", re.I)),
 ]
+MOVE_VERB_RE = re.compile(r"\b(moved|moves|moving|move|placed|released|discharged|rehoused)\b", re.I)
 OLD_ADDRESS_RE = re.compile(r"\b(old|previous|former|used to live|moved out of|(moved|moving) from)\b", re.I)
 ADDRESS_TYPE_SAID_RE = re.compile(r"\baddress type (?:is|should be|will be|=)\s*(home|temporary|placement|respite|correspondence)\b", re.I)
 ADDRESS_TYPE_LABEL_RE = re.compile(r"^[ \t]*(?:address type|type of address|type)(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
@@ -48,8 +49,12 @@ def extract_add_address(ctx: Context) -> Found:
     found = Found(ctx.text)
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
-    found.set("address", find_address(ctx.text), "address")
-    found.set("postcode", _new_postcode(ctx.text), "postcode")
+    postcode = _new_postcode(ctx.text)
+    codes = find_postcodes(ctx.text)
+    after_old = next((end for code, _start, end in codes[:-1] if code != postcode and postcode), 0)
+    # 'moved from 4 Elm Road, Boston PE21 1AB to 22 Ash Grove ...': the address after the old one
+    found.set("address", find_address(ctx.text[after_old:]) or find_address(ctx.text), "address")
+    found.set("postcode", postcode, "postcode")
     label = ADDRESS_TYPE_LABEL_RE.search(ctx.text) or ADDRESS_TYPE_SAID_RE.search(ctx.text)
     if label:
         found.set("address_type", tidy(label.group(1)).lower(), "label:address type")
@@ -62,6 +67,14 @@ def extract_add_address(ctx: Context) -> Found:
     start = find_date_after(ctx.text, START_CUE_RE, ctx.date, window=45, avoid=DOB_BEFORE_RE)
     if start:
         found.set("start_date", iso(in_the_past(start, ctx.text, ctx.date)), "date after start cue", start.text)
+    else:  # a date in the sentence that says they moved ('moved ... to new carers at ... on Friday')
+        for s in sentences(ctx.text):
+            if MOVE_VERB_RE.search(s.text):
+                dates = [d for d in find_dates(s.text, ctx.date) if not DOB_BEFORE_RE.search(s.text[max(0, d.start - 25):d.start])]
+                if dates:
+                    found.set("start_date", iso(in_the_past(dates[0], s.text, ctx.date, window=200)), "date in moving sentence",
+                              dates[0].text)
+                    break
     return found
 
 
