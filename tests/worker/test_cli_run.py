@@ -1,4 +1,4 @@
-"""`helpdesk run`'s scheduler: both jobs run on their own, never overlapping; mail gets answered."""
+"""`helpdesk run`'s scheduler: its jobs run on their own, never overlapping; mail gets answered."""
 from __future__ import annotations
 
 import threading
@@ -16,7 +16,7 @@ def test_scheduled_worker_polls_and_sends_until_stopped(tmp_path: Path, sqlite_u
     ctx = make_ctx(settings)
     scheduler = build_scheduler(ctx)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"poll", "send"}
+    assert set(jobs) == {"poll", "send", "retention"}  # retention: issue 4 purge job
     assert all(j.max_instances == 1 and j.coalesce for j in jobs.values())
     deliver(settings, (CORPUS / "001-add_address-foster-placement-clean.eml").read_bytes())
     runner = threading.Thread(target=scheduler.start, daemon=True)
