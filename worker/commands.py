@@ -145,6 +145,7 @@ def ticket_detail(store: Store, reference: str) -> dict[str, Any] | None:
                 "requester_name": t.requester_name, "requester_team": t.requester_team,
                 "requester_phone": t.requester_phone, "messages": messages, "replies": replies,
                 "external": t.external, "auth_failures": t.auth_failures,
+                "last_reply_error": t.last_reply_error,
                 "linked_to": _reference_of(session, t.linked_ticket_id),
                 "purged_at": t.purged_at.isoformat(timespec="seconds") if t.purged_at else None}
 
@@ -177,6 +178,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         why = ("authentication " + ", ".join(detail["auth_failures"])
                if detail["auth_failures"] else "outside the allowed sender domains")
         print(f"EXTERNAL sender: {why}")
+    if detail["last_reply_error"]:
+        print(f"reply problem: {detail['last_reply_error']}")
     if detail["linked_to"]:
         print(f"linked to: {detail['linked_to']} (named it from outside its conversation)")
     if detail["purged_at"]:

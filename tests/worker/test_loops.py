@@ -232,3 +232,34 @@ def test_two_auto_responders_stop_after_one_reply_from_us(tmp_path: Path, doveco
     assert handler.answered == 2 and len(outbox) == 2
     assert len(links) == 4  # both auto-answers were kept (on the tickets or as their own)
     assert all(t.status in ("ready", "awaiting_details", "ignored") for t in tickets)
+
+
+def test_bounce_of_our_reply_records_which_recipient_failed(tmp_path: Path, sqlite_url: str,
+                                                           capsys) -> None:
+    from worker.cli import main
+
+    settings = make_settings(tmp_path, sqlite_url)
+    ctx = make_ctx(settings)
+    ours = parsed(_first_reply(ctx, mail(sender="Ann Lee <ann.lee@example-council.gov.uk>")))
+    dsn = ("From: Microsoft Outlook <postmaster@example-council.gov.uk>\r\nTo: " + DESK + "\r\n"
+           "Subject: Undeliverable: " + str(ours["Subject"]) + "\r\n"
+           "Message-ID: <ndr-1@example-council.gov.uk>\r\nMIME-Version: 1.0\r\n"
+           'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+           "--r\r\nContent-Type: text/plain\r\n\r\nDelivery has failed.\r\n"
+           "--r\r\nContent-Type: message/delivery-status\r\n\r\n"
+           "Reporting-MTA: dns;mx.example-council.gov.uk\r\n\r\n"
+           "Final-Recipient: rfc822;ann.lee@example-council.gov.uk\r\nAction: failed\r\n"
+           "Status: 5.1.10\r\n\r\n--r\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+           f"Message-ID: {ours['Message-ID']}\r\nSubject: {ours['Subject']}\r\n--r--\r\n")
+    deliver(settings, dsn.encode())
+
+    report = poll_once(ctx, OPEN_NOW)
+
+    assert [(o.outcome, o.replies) for o in report.outcomes] == [("note", 0)]
+    (ticket,), outbox, _ = state(ctx)
+    assert ticket.last_reply_error == ("bounced: the reply could not be delivered to "
+                                       "ann.lee@example-council.gov.uk")
+    assert [e.detail for e in events(ctx, "reply_bounced")] == [
+        {"recipients": ["ann.lee@example-council.gov.uk"]}]
+    assert main(["show", ticket.reference or "", "--config", str(settings.path)]) == 0
+    assert "could not be delivered to ann.lee@example-council.gov.uk" in capsys.readouterr().out
