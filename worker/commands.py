@@ -192,7 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"notes: {', '.join(detail['notes'])}")
     print("cues:")
     for c in detail["cues"]:
-        print(f"  {c.get('target')}: {c.get('rule')} {c.get('text') or ''}".rstrip())
+        print(_cue_line(c))
     for i, m in enumerate(detail["messages"], 1):
         print(f"\n--- message {i}: {m['received']} from {m['from'] or '-'}: {m['subject'] or ''}")
         if m["parse_error"]:
@@ -204,6 +204,30 @@ def cmd_show(args: argparse.Namespace) -> int:
               f"(attempts {r['attempts']}){'  error: ' + r['last_error'] if r['last_error'] else ''}")
     if not detail["replies"]:
         print("  none")
+    return 0
+
+
+def _cue_line(c: dict[str, Any]) -> str:
+    """One cue for staff: what it decided, the rule, its weight, the line and words it read."""
+    weight = f" {c['weight']:+.2f}" if c.get("weight") else ""
+    line = f" (line {c['line']})" if c.get("line") else ""
+    text = f": \"{c['text']}\"" if c.get("text") else ""
+    return f"  {c.get('target')}: {c.get('rule')}{weight}{line}{text}"
+
+
+def cmd_reparse(args: argparse.Namespace) -> int:
+    _setup_logging(args.verbose)
+    from .edges import utcnow
+    from .reparse import format_report, reparse_tickets
+
+    settings = _settings(args)
+    store = _store(settings)
+    try:
+        report = reparse_tickets(store, settings.parse_options(), utcnow(),
+                                 apply=not args.dry_run, references=args.references or None)
+    finally:
+        store.close()
+    print("\n".join(format_report(report, args.dry_run)))
     return 0
 
 
@@ -292,6 +316,12 @@ def add_worker_commands(sub: Any) -> None:
     p.add_argument("--no-mailbox", action="store_true",
                    help="do not connect to the mailbox (store only)")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("reparse", parents=[common],
+                       help="re-read stored tickets with the current parser (never replies)")
+    p.add_argument("references", nargs="*", metavar="REFERENCE", help="only these tickets")
+    p.add_argument("--dry-run", action="store_true", help="list the changes, change nothing")
+    p.add_argument("-v", "--verbose", action="store_true", help="show the worker's log")
+    p.set_defaults(func=cmd_reparse)
     p = sub.add_parser("replay", parents=[common],
                        help="move failed messages back to the inbox for another try")
     p.set_defaults(func=cmd_replay)
