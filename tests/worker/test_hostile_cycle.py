@@ -15,7 +15,7 @@ from tests.worker.policy_setup import (events, html_text, imap_count, imap_deliv
                                        messages, parsed, plain_text, real_cycle, real_worker,
                                        state)
 from tests.worker.worker_setup import (OPEN_NOW, close_stores, deliver,  # noqa: F401
-                                       make_ctx, make_settings)
+                                       folder_count, make_ctx, make_settings)
 from worker.pipeline import poll_once
 
 BUGCASES = Path(__file__).resolve().parents[1] / "bugcases"
@@ -262,3 +262,28 @@ def test_null_bytes_reach_the_store_and_are_answered(tmp_path: Path, db_url: str
         assert "\x00" not in (row.subject or "") + (row.masked_text or "")
     assert "4455667" in (ours.masked_text or "") and report.replies_queued == 2
     assert "Please remove the lock on step 4455001." in " ".join(theirs.masked_text.split())
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE))
+def test_each_hostile_kind_alone_is_stored_answered_and_moved(tmp_path: Path, sqlite_url: str,
+                                                              kind: str) -> None:
+    """One cycle per kind (Maildir + SQLite): a failure names the kind that broke."""
+    settings = make_settings(tmp_path, sqlite_url, f"[helpdesk]\nmax_message_bytes = {MAX_BYTES}\n")
+    ctx = make_ctx(settings)
+    deliver(settings, HOSTILE[kind])
+
+    report = poll_once(ctx, OPEN_NOW)
+
+    assert report.ok and [o.outcome for o in report.outcomes] == ["new"]
+    assert folder_count(settings) == 0 and folder_count(settings, "Processed") == 1
+    (row,) = messages(ctx)
+    assert row.raw == HOSTILE[kind] and row.parse_error in (None, "too_large",
+                                                            "rejected_too_deep")
+    tickets, outbox, links = state(ctx)
+    assert len(tickets) >= 1 and {k.message_id for k in links} == {row.id}
+    assert [o.recipient for o in outbox] == [f"tester{list(HOSTILE).index(kind) + 1}"
+                                             "@example-council.gov.uk"] * len(tickets)
+    for item in outbox:  # our reply: one Subject line, headers we wrote, no injected ones
+        headers = _header_block(item.data)
+        assert len(re.findall(r"^Subject:", headers, re.M)) == 1
+        assert not re.search(r"^(Bcc|Cc|X-Priority):", headers, re.M | re.I)
