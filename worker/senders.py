@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 # RFC 8601: "authserv-id; method=result (comment) prop=value; ..."
 _RESULT = re.compile(r"(?:^|;)\s*(dmarc|spf|dkim)\s*=\s*([a-z]+)", re.I)
 _COMMENT = re.compile(r"\([^()]*\)")
-_FAILING = frozenset({"fail", "softfail", "permerror"})
+# only a hard "fail": softfail and temperror are common on legitimate forwarded mail
+_FAILING = frozenset({"fail"})
 MAX_HEADER_BYTES = 256_000  # headers beyond this are not read for verdicts
 
 
@@ -35,7 +36,7 @@ class SenderVerdict:
 
 
 def authentication_failures(values: Iterable[str]) -> tuple[str, ...]:
-    """Failing verdicts ("dmarc=fail", "spf=softfail", ...) in the first Authentication-Results
+    """Failing verdicts ("dmarc=fail", "spf=fail", ...) in the first Authentication-Results
     header: the receiving server prepends its own, so later ones came from elsewhere (and may
     have been written by the sender)."""
     for value in values:

@@ -71,8 +71,9 @@ def test_only_the_receiving_servers_verdict_counts() -> None:
     theirs = "relay.example; dmarc=fail header.from=a"  # added further up the path
     assert authentication_failures([ours, theirs]) == ()
     assert authentication_failures([theirs, ours]) == ("dmarc=fail",)
-    assert authentication_failures(["mx; spf=softfail (dmarc=fail in a comment) x=y"]) == \
-        ("spf=softfail",)
+    assert authentication_failures(["mx; spf=fail (dmarc=fail in a comment) x=y"]) == \
+        ("spf=fail",)
+    assert authentication_failures(["mx; spf=softfail; dkim=temperror; dmarc=none"]) == ()
     assert authentication_failures([]) == ()
 
 
