@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import Connection, bindparam, func, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 
@@ -97,6 +97,17 @@ def _release_stale_claims(st: Store, now: datetime, sole_sender: bool) -> None:
 
 
 @contextmanager
+def _mark_connection(st: Store) -> Iterator[Connection | None]:
+    """PostgreSQL: one autocommit connection for the run's 'sent' marks (no pool checkout, ping,
+    BEGIN or COMMIT per reply: each UPDATE is durable when it returns). None on SQLite."""
+    if st.engine.dialect.name != "postgresql":
+        yield None
+        return
+    with st.engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
 def _sender_lock(st: Store) -> Iterator[bool | None]:
     """PostgreSQL: one worker sends at a time (a session advisory lock on its own connection,
     released by the server if the worker dies). Yields True/False; None on SQLite (no lock)."""
@@ -130,14 +141,12 @@ def _claim(st: Store, ids: list[int], settings: Settings, now: datetime,
     some); rows whose recipient reached the hourly cap go to `held` instead."""
     cap = settings.helpdesk.replies_per_sender_per_hour
     with st.session() as session:
-        claimed = list(session.execute(
+        rows = sorted(session.execute(  # claimed and read in one statement
             update(OutboxItem).where(OutboxItem.id.in_(ids), OutboxItem.status == "pending")
             .values(status="sending", claimed_at=now, claimed_by=WORKER_ID)
-            .returning(OutboxItem.id)).scalars())  # type: ignore[union-attr]
-        if not claimed:
+            .returning(OutboxItem)).scalars(), key=lambda r: r.id)  # type: ignore[union-attr]
+        if not rows:
             return []
-        rows = list(session.exec(select(OutboxItem).where(OutboxItem.id.in_(claimed))
-                                 .order_by(OutboxItem.id)))  # type: ignore[union-attr]
         recipients = {r.recipient for r in rows}
         sent_recently = dict(session.execute(
             select(OutboxItem.recipient, func.count()).where(
@@ -169,10 +178,14 @@ _MARK_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
 
 
 def _finish(st: Store, row: OutboxItem, now: datetime, *, status: str, error: str | None = None,
-            retry_at: datetime | None = None) -> None:
+            retry_at: datetime | None = None, marks: Connection | None = None) -> None:
     """Record one send attempt in its own short transaction. A sent row is its own record
     (sent_at); failures, retries and holds also go to the ticket's events."""
     if status == "sent":  # the hot path: one statement, one commit, no ORM session
+        if marks is not None:  # PostgreSQL: one round trip, committed by the server at once
+            crash_point("during_outbox_update")  # test hook: accepted, update not yet sent
+            marks.execute(_MARK_SENT, {"row_id": row.id, "now": now})
+            return
         with st.engine.begin() as conn:
             conn.execute(_MARK_SENT, {"row_id": row.id, "now": now})
             crash_point("during_outbox_update")  # test hook: updated, not committed
@@ -247,12 +260,13 @@ def _send_pending(st: Store, transport: Transport, settings: Settings, now: date
         if not due:
             return
         try:
-            with transport:
+            with transport, _mark_connection(st) as marks:
                 while due:  # pages of BATCH_LIMIT ids, all over this one connection
                     for start in range(0, len(due), CLAIM_CHUNK):
                         for row in _claim(st, due[start:start + CLAIM_CHUNK], settings, now,
                                           report):
-                            _send_one(st, transport, settings, row, now, report, mailbox)
+                            _send_one(st, transport, settings, row, now, report, mailbox,
+                                      marks)
                     due = _due_ids(st, now, after=due[-1])
         except (TemporarySendError, OSError) as exc:  # could not connect at all: rows stay pending
             report.error = f"{type(exc).__name__}: {exc}"
@@ -269,7 +283,8 @@ def _unclaim(st: Store) -> None:
 
 
 def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxItem,
-              now: datetime, report: SendReport, mailbox: Mailbox | SentAppender | None) -> None:
+              now: datetime, report: SendReport, mailbox: Mailbox | SentAppender | None,
+              marks: Connection | None = None) -> None:
     crash_point("during_send")  # test hook: claimed, not yet handed to the server
     try:
         transport.send(row.data, row.sender, list(row.recipients))
@@ -291,7 +306,7 @@ def _send_one(st: Store, transport: Transport, settings: Settings, row: OutboxIt
         log.warning("reply %s not sent, attempt %d (%s)", row.id, attempts, type(exc).__name__)
         return
     crash_point("after_send")  # test hook: the server has it, the store does not know yet
-    _finish(st, row, now, status="sent")
+    _finish(st, row, now, status="sent", marks=marks)
     report.sent += 1
     log.debug("reply %s sent (%s)", row.id, row.kind)
     _append_sent(st, mailbox, row)
