@@ -136,13 +136,12 @@ def test_no_address_to_answer() -> None:
     assert screened("From: ", "Reply-To: Kim <kim@example.org>", "Subject: x") is None
 
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "messages"  # the shared corpus, copied in the repo
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not mounted")
 def test_labelled_corpus_screens_exactly_the_ignored_mail() -> None:
     wrong = []
-    for eml in sorted(glob.glob(str(CORPUS / "*.eml"))):
+    for eml in sorted(glob.glob(str(CORPUS / "[0-9][0-9][0-9]-*.eml"))):
         label = json.loads(Path(eml).with_suffix(".json").read_text())
         want = label.get("type") if label.get("action") == "ignore" else None
         got = screen(parse_message(Path(eml).read_bytes()), OURS)

@@ -16,7 +16,7 @@ from tests.servers import write_worker_config
 from worker import store
 from worker.store import StoredMessage, Store
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "messages"  # the shared corpus, copied in the repo
 PASSWORD_ENV = "HELPDESK_TEST_IMAP_PASSWORD"
 
 
@@ -33,7 +33,7 @@ def run_once(config: Path, password: str) -> subprocess.CompletedProcess:
 
 
 def test_every_corpus_sample_through_run_once(tmp_path, dovecot, imap_account, smtp_server, sqlite_url):
-    samples = {p.name: p.read_bytes() for p in sorted(CORPUS.glob("*.eml"))}
+    samples = {p.name: p.read_bytes() for p in sorted(CORPUS.glob("[0-9][0-9][0-9]-*.eml"))}
     assert len(samples) == 72
     with IMAPClient(dovecot.host, dovecot.plain_port, ssl=False, timeout=30) as client:
         client.login(imap_account.username, imap_account.password)

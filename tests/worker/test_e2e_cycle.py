@@ -18,7 +18,7 @@ from worker.migrations import upgrade_database
 from worker.outbox import SentAppender, send_pending
 from worker.pipeline import WorkerContext, poll_once
 
-CORPUS = Path("/work/shared/corpus")
+CORPUS = Path(__file__).resolve().parents[1] / "messages"  # the shared corpus, copied in the repo
 PASSWORD_ENV = "HELPDESK_TEST_IMAP_PASSWORD"
 # A Monday morning inside opening hours: the clock is passed in, never read.
 NOW = datetime(2027, 1, 4, 10, 0, tzinfo=timezone.utc)
