@@ -37,7 +37,7 @@ from worker.migrations import upgrade_database  # noqa: E402
 from worker.outbox import send_pending  # noqa: E402
 from worker.pipeline import poll_once  # noqa: E402
 
-DEFAULT_CORPUS = Path("/work/shared/corpus")
+DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / "tests" / "messages"  # the labelled samples (shared corpus + own cases)
 MESSAGE_ID_RE = re.compile(rb"^Message-ID:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*", re.I | re.M)
 PASSWORD_ENV = "HELPDESK_BENCH_IMAP_PASSWORD"
 
