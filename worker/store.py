@@ -213,7 +213,12 @@ def make_engine(url: str) -> Engine:
         # (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints")
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A PostgreSQL server that stops answering must not hang the worker: connect timeout and
+    # TCP keepalives (a URL's own connect_timeout wins).
+    timeouts = {} if "connect_timeout=" in url else {"connect_timeout": 10}
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, connect_args={
+        **timeouts, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+        "keepalives_count": 3})
 
 
 class Store:
@@ -319,6 +324,18 @@ def awaiting_tickets_of(session: Session, sender_email: str) -> list[Ticket]:
 def messages_of_ticket(session: Session, ticket_id: int) -> list[StoredMessage]:
     return list(session.exec(select(StoredMessage).join(TicketMessage)
                              .where(TicketMessage.ticket_id == ticket_id)
+                             .order_by(StoredMessage.id)))  # type: ignore[arg-type]
+
+
+HUMAN_ROLES = ("request", "follow_up")  # machine mail is linked under its screen kind
+
+
+def human_messages_of_ticket(session: Session, ticket_id: int) -> list[StoredMessage]:
+    """A ticket's request and the follow-ups of people on its conversation, oldest first:
+    never the auto-replies and bounces kept on it as notes."""
+    return list(session.exec(select(StoredMessage).join(TicketMessage)
+                             .where(TicketMessage.ticket_id == ticket_id,
+                                    TicketMessage.role.in_(HUMAN_ROLES))  # type: ignore[attr-defined]
                              .order_by(StoredMessage.id)))  # type: ignore[arg-type]
 
 

@@ -358,3 +358,24 @@ def test_a_message_the_parser_chokes_on_is_kept_triaged_failed_and_replayable(
     assert again.outcomes[0].actions != ["triage"]
     assert folder_counts(dovecot, imap_account) == {"INBOX": 0, "Processed": 3, "Failed": 0}
     assert ("superseded",) in store_rows(sqlite_url, "SELECT status FROM tickets")
+
+
+def test_a_hanging_postgresql_server_times_out_and_the_mailbox_is_left_alone(
+        dovecot, imap_account, smtp_server, pg_url, make_ctx):
+    from worker.store import Store
+
+    deliver(dovecot, imap_account, sample("001"))
+    ctx = make_ctx(dovecot, imap_account, smtp_server, pg_url)
+    good = ctx.store
+    with SilentServer() as silent:  # accepts the connection, never answers
+        ctx.store = Store(  # 2 s instead of the default 10 s, to keep the suite fast
+            f"postgresql+psycopg://postgres@127.0.0.1:{silent.port}/x?connect_timeout=2")
+        started = time.monotonic()
+        try:
+            poll = poll_once(ctx, NOW)
+        finally:
+            ctx.store.close()
+            ctx.store = good
+    assert not poll.ok and "OperationalError" in poll.error
+    assert time.monotonic() - started < 15  # the connect timeout, not forever
+    assert folder_counts(dovecot, imap_account) == {"INBOX": 1}
