@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -379,3 +380,58 @@ def test_a_hanging_postgresql_server_times_out_and_the_mailbox_is_left_alone(
     assert not poll.ok and "OperationalError" in poll.error
     assert time.monotonic() - started < 15  # the connect timeout, not forever
     assert folder_counts(dovecot, imap_account) == {"INBOX": 1}
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (Linux /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(c) for c in children)
+    return out
+
+
+def test_an_imap_server_that_freezes_mid_cycle_times_out_then_the_next_cycle_finishes(
+        private_dovecot, smtp_server, sqlite_url, make_ctx):
+    import os
+    import signal
+
+    account = private_dovecot.new_account()
+    deliver(private_dovecot, account, *(sample(p) for p in REPLY_SAMPLES[:4]))
+    ctx = make_ctx(private_dovecot, account, smtp_server, sqlite_url, batch_size=2)
+    ctx.settings = _with(ctx.settings, imap={"timeout": 2.0})
+    ctx.open_mailbox = lambda: _mailbox(ctx)
+    frozen: list[int] = []
+
+    class FreezesAfterFirstBatch(ImapMailbox):
+        def mark_processed(self, msg):
+            super().mark_processed(msg)
+            if msg.uid == 2 and not frozen:  # the server stops answering, connection open
+                frozen.extend(_process_tree(private_dovecot.proc.pid))
+                for pid in frozen:
+                    os.kill(pid, signal.SIGSTOP)
+
+    opened = ctx.open_mailbox
+
+    def open_freezing():
+        box = opened()
+        box.__class__ = FreezesAfterFirstBatch
+        return box
+
+    ctx.open_mailbox = open_freezing
+    started = time.monotonic()
+    try:
+        poll = poll_once(ctx, NOW)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+    assert frozen and not poll.ok and "MailboxUnavailableError" in poll.error
+    assert time.monotonic() - started < 20  # timed out, did not hang
+    ctx.open_mailbox = opened
+    assert poll_once(ctx, NOW).ok and send(ctx).sent == 4
+    assert_each_once(sqlite_url, private_dovecot, account, smtp_server, 4)
