@@ -20,7 +20,9 @@ RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?
                        r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
 ORG_TYPES = re.compile(r"\b(?:a|an|new|is a|as a)\s+(?:new\s+)?(GP surgery|GP practice|children's home|care home|nursing home|residential home|pharmacy|dental practice|"
                        r"health centre|primary school|secondary school|school|academy|hospice|supported living)\b", re.I)
-NEW_VALUE_CUE = re.compile(r"\b(change to|changed to|is now|will be|new (?:number|phone|email)(?: is)?|now)\b", re.I)
+# 'new main phone number: ...', 'new office email is ...' (see p2-13)
+NEW_VALUE_CUE = re.compile(r"\b(change to|changed to|is now|will be|new (?:[a-z]+ ){0,2}(?:number|phone|telephone|email|e-mail|line)"
+                           r"(?: number)?(?: is)?|now)\b", re.I)
 
 
 def _org_names(text: str) -> list[str]:

@@ -28,12 +28,18 @@ SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |
                              r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+(?:(?:in|of|and|for)[ \t]+)?){0,6}"
                      r"(?:Team|Service|Hub|Unit)(?:[ \t]+(?:\([A-Z][\w \t]*\)|[A-Z][\w'-]*)){0,3})")
-JOB_TITLE_RE = re.compile(r"\b(?:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
+JOB_TITLE_RE = re.compile(r"\b(?i:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
                           r"|\bas (?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})(?=\b)"
                           r"|\b(?:a|an|our) new ((?:[A-Z][\w-]*\s?){1,4})")
 ROLE_WORDS = re.compile(r"\b(worker|officer|manager|practitioner|therapist|assessor|adviser|advisor|coordinator|co-ordinator|"
                         r"assistant|lead|director|head|nurse|administrator|apprentice|student|consultant|analyst|"
                         r"professional|reviewer|mentor|visitor|psychologist)\b", re.I)
+# 'Team Manager', 'Service Lead': a job title, not a team (a signature line, see p2-11)
+ROLE_TITLE_RE = re.compile(r"\b(Team|Service|Unit|Hub) (Manager|Leader|Lead|Administrator|Coordinator|Co-ordinator|Clerk|Secretary)\b")
+DUAL_TEAM_RE = re.compile(TEAM_RE.pattern.replace(r"(?:in|to|join(?:ing|s)?|with|into|for)",
+                                                  r"(?:in|to|join(?:ing|s)?|with|into|for|cover(?:ing|s)?|on|across)", 1))
+DUAL_RE = re.compile(r"\bdual role|\bsecond (role|account)|\badditional role|\balso\b", re.I)
+ALREADY_RE = re.compile(r"\b(already|currently|existing|at the moment|now) (has|have|holds?|works?|is|in|with)\b|\bexisting\b", re.I)
 TEAM_WORD_RE = re.compile(r"\b(Team|Service|Hub|Unit|Early Help|Adult Care|Leaving Care)\b")
 START_RE = re.compile(r"\b(start(s|ing)?|join(s|ing)?|commenc\w+|first day|from)\b", re.I)
 END_RE = re.compile(r"\b(leav(es|ing)|last (working )?day|finish(es|ing)?|ends?|end date|until|final day|from|effective|on)\b", re.I)
@@ -77,8 +83,23 @@ def _listed_after_name(text: str, name: str | None) -> tuple[str | None, str | N
     rest = text[text.index(name) + len(name):].split("\n", 1)[0]
     cells = [tidy(c) for c in re.split(r"\s*[,–|]\s*|\s+-\s+", rest) if tidy(c)]
     title = next((c for c in cells if ROLE_WORDS.search(c) and not TEAM_WORD_RE.search(c) and len(c.split()) <= 5), None)
-    team = next((c for c in cells if TEAM_WORD_RE.search(c) and len(c.split()) <= 7), None)
+    team = next((c for c in cells if TEAM_WORD_RE.search(c) and len(c.split()) <= 7
+                 and not ROLE_TITLE_RE.search(c)), None)
     return title, team
+
+
+def _dual_role_team(text: str) -> str | None:
+    """The team a dual role is for: not the one the worker 'already has' an account in (heldout
+    009), preferring the sentence that asks for the dual role ('cover the Emergency Duty Team')."""
+    candidates = []
+    for s in sentences(text):
+        if ALREADY_RE.search(s.text) and not DUAL_RE.search(s.text):
+            continue
+        for m in DUAL_TEAM_RE.finditer(s.text):
+            if ALREADY_RE.search(s.text[:m.start()]) and not DUAL_RE.search(s.text[:m.start()]):
+                continue  # '... already has an account in X, but ...': X is the team they are in now
+            candidates.append((not DUAL_RE.search(s.text), tidy(m.group(1))))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
 
 
 def _worker_action(text: str) -> str:
@@ -119,6 +140,8 @@ def extract_worker_account(ctx: Context) -> Found:
             name = sender_full_name(ctx)  # about their own account: 'please close my account'
     found.set("worker_name", name, "worker name")
     team = _label("team", text)
+    if not team and action == "dual_role":
+        team = _dual_role_team(text)
     if not team and action in ("add", "dual_role"):
         m = TEAM_RE.search(text) or SERVICE_TEAM_RE.search(text)
         team = tidy(m.group(1)) if m else None

@@ -101,6 +101,12 @@ def find_email(text: str) -> str | None:
     return found[0] if found else None
 
 
+# where a written-out address starts inside a sentence: a flat or a house number before a street name
+HOUSE_START_RE = re.compile(r"\b(?:Flat|Unit|Apartment|Room)\s+\d|\b\d{1,4}[A-Za-z]?,?\s+[A-Z]")
+# a word of a sentence (not of a house name): the request's own words before the address
+SENTENCE_WORD_RE = re.compile(r"\b(?!the\b)[a-z]{2,}\b")
+
+
 def tidy(value: str) -> str:
     """Trim white space and trailing punctuation from a value taken out of a sentence."""
     value = " ".join(value.split())
@@ -117,6 +123,9 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
         postcode = f"{pm.group(1).upper()} {pm.group(2).upper()}"
         before = re.split(r"[:.?!]\s+|\s+-\s+", line[:pm.start()])[-1].strip(" ,")  # 'New address for PID 1: 3 Mill Lane'
         before = re.sub(r"^.*?\b(?:at|is|to|address)\s+(?=(?:Flat|Unit|Apartment)\b|\d)", "", before)  # 'Their office is at 8 ...'
+        start = HOUSE_START_RE.search(before)  # 'Can you add 22 Tennyson Close, Lincoln' (see p2-12)
+        if start and start.start() and SENTENCE_WORD_RE.search(before[:start.start()]):
+            before = before[start.start():]
         if len(before) > 50:
             continue
         block: list[str] = [before] if before else []
