@@ -19,7 +19,7 @@ PROFESSIONS = (r"((?:community|district|specialist|senior|lead|clinical|mental h
 # (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
 CUES: list[tuple[str, str, re.Pattern, float]] = [
     # add_address
-    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}(?<!mail )(?<!web )\b(address|addy|addr)\b"
+    ("add_address", "add address", _(r"\b(new|add|adding|update|change|put|pop|record)\b[^.?!\n]{0,40}(?<!mail )(?<!web )(?<!base )(?<!office )\b(address|addy|addr)\b"
                                      r"(?![^.?!\n]{0,15}\b(book|list)\b)", _I), 3),
     ("add_address", "address to record", _(r"\baddress\b[^.?!\n]{0,40}\b(to|on) (his|her|their|the) (mosaic )?record"
                                            r"|\bas (his|her|their) (home|new) address", _I), 2),
@@ -81,10 +81,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                        r"|\bas an organisation\b|\borganisation name\s*:", _I), 4),
     ("organisation", "change organisation", _(r"\b(update|change|amend)\w*\b[^.?!\n]{0,30}\b(the|their|its|this) organisation"
                                               r"|\borganisation(['’]s)? (record|details|entry)\b[^.?!\n]{0,20}\b(updated|changed|amended)\b", _I), 3),
-    ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy)\b (has|have) (moved|relocated|closed|merged)"), 2),
+    ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy|Nursery|Trust)\b(?: \([^)\n]{0,30}\))? "
+                                             r"(has|have|will|is|are)( be)? (moved|move|moving|relocat\w+|closed|merged)\b|\b(?i:new premises)\b"), 3),
     ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
-                                            r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust)\b"), 1),
+                                            r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust|Nursery|Pre-School|Hospice|Clinic)\b"), 1),
     ("organisation", "organisation word", _(r"\borganisation\b", _I), 1),
     ("organisation", "new provider", _(r"\bnew (gp )?(surgery|practice|provider|care home|children's home|nursing home|school|pharmacy|health centre)\b"
                                         r"(?! (lead|manager|standards?|guidance|development|educator|nurse))", _I), 2),
@@ -274,6 +275,8 @@ NEGATIONS: list[tuple[str, re.Pattern, float]] = [
 # not a Mosaic worker's (see 019)
 CONFLICTS: list[tuple[str, set[str], float]] = [
     ("worker_details", {"professional:named professional", "professional:profession at org"}, -5),
+    # an organisation's own move: its new address is no person's (heldout 015)
+    ("add_address", {"organisation:organisation moved"}, -6),
 ]
 
 ACTIONABLE = ("add_address", "worker_account", "worker_details", "organisation", "professional", "how_do_i",

@@ -53,7 +53,8 @@ def extract_organisation(ctx: Context) -> Found:
     text = ctx.text
     rename = RENAME_RE.search(text)
     create = re.search(r"\b(creat\w*|set up|add(ed)?|new)\b|\bnot (yet )?on mosaic|isn'?t on mosaic", text, re.I)
-    change = rename or re.search(r"\b(change|changed|update|updated|will change|is now|has moved)\b", text, re.I)
+    change = rename or re.search(r"\b(change|changed|update|updated|amend|amended|will change|is now|has moved|"
+                                 r"(will|is|are) (be )?(mov|relocat)\w*|relocat\w+|new premises)\b", text, re.I)
     create_strong = re.search(r"\b(creat\w*|set up)\b|isn'?t on mosaic|not (yet )?on mosaic|\bnew organisation\b", text, re.I)
     action = "change" if change and (rename or not create_strong) else "create" if create else "change"
     found.set("action", action, "action cue")

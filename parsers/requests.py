@@ -54,6 +54,7 @@ SEGMENT_SCORE = 3.5
 ANOTHER_RE = re.compile(r"^\W*(also|separately|secondly|thirdly|additionally|another thing|and also|as well as this|finally|"
                         r"in addition|on another note|one more thing|plus)\b", re.I)
 COUNT_RE = re.compile(r"\b(two|three|four|five|six|2|3|4|5|6|both|several|a few|a couple|following|these|below)\b", re.I)
+BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]+(?=\S)", re.M)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
 MAX_REQUESTS = 6
 MANAGER_RE = re.compile(r"\bmanager\b|\bhead of\b|\bI manage\b|\bmy team member\b|\bone of my (team|staff|workers)\b", re.I)
@@ -77,11 +78,25 @@ def clean_subject(subject: str) -> str:
 def split_requests(text: str, whole: Classification | None = None) -> list[tuple[str, str, Classification]]:
     """[(type, text, classification)] when segments of the text hold requests of different types."""
     parts, numbered = segments(text)
-    if len(parts) < 2:
+    bullets = [] if numbered else _bullet_segments(text)
+    if len(parts) < 2 and len(bullets) < 3:
         return []
     strong = [t for t, s in (whole.scores.items() if whole else ()) if t in ACTIONABLE and s >= SEGMENT_SCORE]
-    if whole is not None and not numbered and len(strong) < 2 and not any(ANOTHER_RE.match(p) for p in parts[1:]):
+    if whole is not None and not numbered and len(strong) < 2 and \
+            not any(ANOTHER_RE.match(p) for p in parts[1:] + bullets[1:]):
         return []  # the whole text never shows two kinds of request: no segment will
+    typed = _typed_segments(parts, numbered) if len(parts) >= 2 else []
+    if len(typed) < 2 and len(bullets) > 2:
+        typed = _typed_segments(bullets, False)  # '* Duplicate: ...' / '* Also ... locked' (heldout 059)
+    if len(typed) < 2 and numbered:
+        return _list_under_intro(parts)
+    if len(typed) < 2 or len(typed) > MAX_REQUESTS:
+        return []
+    return typed
+
+
+def _typed_segments(parts: list[str], numbered: bool) -> list[tuple[str, str, Classification]]:
+    """Segments that carry a request of their own; the others join the request before them."""
     typed: list[tuple[str, str, Classification]] = []
     for part in parts:
         cls = classify(part)
@@ -92,11 +107,16 @@ def split_requests(text: str, whole: Classification | None = None) -> list[tuple
                 typed.append((cls.type, part, cls))
         elif typed:
             typed[-1] = (typed[-1][0], typed[-1][1] + "\n\n" + part, typed[-1][2])
-    if len(typed) < 2 and numbered:
-        return _list_under_intro(parts)
-    if len(typed) < 2 or len(typed) > MAX_REQUESTS:
-        return []
     return typed
+
+
+def _bullet_segments(text: str) -> list[str]:
+    """The text before a bulleted list, each bullet item, and what follows the list."""
+    starts = [m.start() for m in BULLET_RE.finditer(text)]
+    if len(starts) < 2:
+        return []
+    parts = [text[:starts[0]]] + [text[a:b] for a, b in zip(starts, starts[1:] + [len(text)])]
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _list_under_intro(parts: list[str]) -> list[tuple[str, str, Classification]]:
