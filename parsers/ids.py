@@ -10,7 +10,7 @@ _GAP = r"[\s:#.=-]*(?:(?:is|was|of|no\.?|number|nos\.?|numbers|:)\s*){0,3}[\s:#=
 
 # 'PID 889120', 'Mosaic ID: 2049113', 'person no. 30017745', 'client ID 2987610' (see 002, 003, 047)
 PERSON_LABEL = (r"\b(?:p\.?i\.?d\.?s?|person(?:'s)?\s*(?:id|no\.?|number|ref(?:erence)?)s?"
-                r"|mosaic\s*(?:person\s*)?(?:ids?|no\.?|numbers?|refs?|records?)"
+                r"|mosaic\s*(?:person\s*|client\s*|service\s*user\s*)?(?:ids?|no\.?|numbers?|refs?|references?|records?)"
                 r"|client\s*(?:ids?|no\.?|numbers?)|service\s*user\s*(?:ids?|no\.?|numbers?)"
                 r"|record\s*(?:ids?|no\.?|numbers?)|(?:child|adult|case)\s*(?:ids?)|person\s*id)")
 # 'ws 203948571', 'Step ID 55120934', 'Work step 9081726', 'the workstep ID is 58812340' (see 031, 032)
