@@ -95,9 +95,10 @@ def find_tickets(session: Session, result: ParseResult, options: ParseOptions,
 
 def participants(session: Session, ticket: Ticket, own: set[str]) -> set[str]:
     """Addresses on a ticket's conversation: its requester, and the From, Reply-To, To and Cc
-    of its messages (lower case, our own addresses left out)."""
+    of its people's messages (lower case, our own addresses left out; auto-replies and
+    bounces noted on it add nobody)."""
     found = {(ticket.requester_email or "").lower()}
-    for stored in store.messages_of_ticket(session, ticket.id or 0):
+    for stored in store.human_messages_of_ticket(session, ticket.id or 0):
         found.add((stored.sender_email or "").lower())
         if stored.raw:
             found |= header_addresses(stored.raw, ("from", "reply-to", "to", "cc"))

@@ -23,7 +23,7 @@ from . import store
 from .config import Settings
 from .faults import crash_point
 from .mailbox import FolderState, Mailbox, MailboxUnavailableError, RawMessage
-from .messages import build_stored_message, message_key
+from .messages import build_stored_message, message_key, resolve_keys
 from .replies import ReplyRenderer
 from .store import MailboxState, Store, StoredMessage
 from .tickets import TicketWriter
@@ -196,7 +196,7 @@ def _store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uid
     writer = TicketWriter(ctx.settings, ctx.renderer, ctx.options, now)
     done: list[tuple[Fetched, MessageOutcome]] = []
     with ctx.store.session() as session:
-        seen = store.existing_keys(session, [f.key for f in batch])
+        seen = resolve_keys(session, batch)  # re-keys a different message reusing a Message-ID
         crashed = store.crashed_messages(session, seen) if seen else {}
         for item in batch:
             retry = crashed.pop(item.key, None) if item.crash is None else None

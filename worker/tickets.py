@@ -8,12 +8,15 @@ automatic reply per `repeat_reply_hours` unless the sender's mail filled a missi
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
 import parsers
 from parsers import ParseOptions, ParseResult, Request, Requester
-from parsers.screening import is_robot_address
+from parsers import screening
+from parsers.model import Address
+from parsers.screening import is_robot_address, is_unanswerable
 from sqlalchemy import bindparam, func, update
 from sqlmodel import Session, select
 
@@ -51,6 +54,8 @@ class TicketWriter:
                 return self._not_parsed(session, stored, result.error)
             return [self._unreadable(session, stored, crash)], "new", 0
         requests = list(result.requests) or [self._triage_request(result)]
+        if self._nobody_to_answer(result):
+            return self._no_sender(session, stored)
         if any(r.action == "ignore" for r in requests):
             return self._machine_mail(session, stored, result, requests[0])
         verdict = senders.assess(stored.raw, result.message, self.settings.helpdesk)
@@ -150,6 +155,28 @@ class TicketWriter:
             return [ticket], "new", 0
         return [ticket], "new", self._queue_reply(session, ticket, head)
 
+    def _nobody_to_answer(self, result: ParseResult) -> bool:
+        """No address to answer (no From, no Reply-To: an empty file, garbage, a broken script)
+        and nothing else marks it as machine mail. The parser screens it (nobody to reply to);
+        the worker still shows it to staff."""
+        msg = result.message
+        if msg is None or result.screen != "auto_reply" or not is_unanswerable(msg):
+            return False
+        as_if_sent = dataclasses.replace(msg, sender=Address(email="someone@sender.invalid"))
+        return screening.screen(as_if_sent, self.options) is None
+
+    def _no_sender(self, session: Session, stored: StoredMessage
+                   ) -> tuple[list[Ticket], str, int]:
+        """A `triage` ticket staff see, never a reply: there is nobody to send one to."""
+        ticket = Ticket(type="unknown", action="triage", status="triage",
+                        notes=["no_sender_address"], subject=stored.subject,
+                        requester_email=None, created_at=self.now, updated_at=self.now)
+        ticket = self._insert(session, ticket, stored, ())
+        store.add_event(session, ticket.id, "not_answered", self.now,
+                        reason="no sender address: nobody to reply to")
+        log.info("%s: no sender address; triage for staff, no reply", ticket.reference)
+        return [ticket], "new", 0
+
     def _insert(self, session: Session, ticket: Ticket, stored: StoredMessage,
                 missing: tuple[str, ...] | list[str]) -> Ticket:
         store.insert_row(session, ticket)  # core INSERT ... RETURNING id: cheap at volume
@@ -244,7 +271,9 @@ class TicketWriter:
         return bool(count)
 
     def _reparse(self, session: Session, ticket: Ticket, result: ParseResult) -> None:
-        raws = [m.raw for m in store.messages_of_ticket(session, ticket.id or 0)]
+        # the people's mail only: an auto-reply noted on the ticket names other people,
+        # phone numbers and IDs that are not the requester's answer
+        raws = [m.raw for m in store.human_messages_of_ticket(session, ticket.id or 0) if m.raw]
         request = conversation.reparse(raws, self.options, ticket.type)
         follow_sensitive = {k for r in result.requests for k in r.sensitive}
         if request is None:

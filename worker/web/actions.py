@@ -104,9 +104,10 @@ def edit_fields(session: Session, ticket: Ticket, form: dict[str, str], actor: s
 
 def rerun_parser(session: Session, ticket: Ticket, settings: Settings, actor: str,
                  now: datetime) -> bool:
-    """Re-read the whole conversation as this ticket's type; staff-edited fields are kept.
+    """Re-read the conversation (the request and people's follow-ups, never the auto-replies
+    and bounces noted on the ticket) as this ticket's type; staff-edited fields are kept.
     False when the parser finds no request of this type."""
-    raws = [m.raw for m in store.messages_of_ticket(session, ticket.id or 0)]
+    raws = [m.raw for m in store.human_messages_of_ticket(session, ticket.id or 0) if m.raw]
     request = conversation.reparse(raws, settings.parse_options(), ticket.type) if raws else None
     audit(session, actor, ticket.id, "rerun_parser", now)
     if request is None:

@@ -45,10 +45,10 @@ class StaffReplyRenderer(ReplyRenderer):
 
 
 def reply_target(session: Session, ticket: Ticket, settings: Settings) -> ReplyTarget | None:
-    """Answer the ticket's latest inbound message (its Reply-To, else its From); None when that
-    is our own address or there is none."""
+    """Answer the ticket's latest message from a person (its Reply-To, else its From; never an
+    auto-reply or bounce noted on it); None when that is our own address or there is none."""
     own = settings.helpdesk.address.lower()
-    for stored in reversed(store.messages_of_ticket(session, ticket.id or 0)):
+    for stored in reversed(store.human_messages_of_ticket(session, ticket.id or 0)):
         result = parse(stored.raw, ParseOptions(own_addresses=(own,)))
         msg = result.message
         if msg is None:
