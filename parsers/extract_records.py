@@ -5,6 +5,7 @@ import re
 
 from .context import Context, Found
 from .dates import find_date_after, find_dates, in_the_past, iso
+from .extract_people import sender_full_name
 from .fields import NAME_TOKEN, TITLE, find_address, find_postcodes, person_names, tidy
 from .ids import find_bare_ids, find_person_id, find_person_ids, find_workstep_id
 from .sentences import sentences, without_greeting, word_count
@@ -107,7 +108,9 @@ def extract_duplicate_record(ctx: Context) -> Found:
 
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2}
 KEEP_ORDINAL_RE = re.compile(r"\bkeep(?:ing)? the (first|1st|second|2nd|third|3rd)\b", re.I)
-RIGHT_ORDINAL_RE = re.compile(r"\bthe (first|1st|second|2nd)(?: one| record)? is the (?:correct|right|main|original|real) (?:one|record)\b", re.I)
+# 'the first one is the correct record', 'the second is correct' (probe: no noun after 'correct')
+RIGHT_ORDINAL_RE = re.compile(r"\bthe (first|1st|second|2nd)(?: one| record| id)? is (?:the )?(?:correct|right|main|original|real|"
+                              r"one to keep)(?: one| record)?\b", re.I)
 DROP_ORDINAL_RE = re.compile(r"\b(?:delete|remove|close|get rid of|merge)\b[^.?!\n]{0,20}\bthe (first|1st|second|2nd)\b", re.I)
 
 
@@ -172,8 +175,12 @@ EXPLANATION_LABEL_RE = re.compile(r"^[ \t]*(?:[-*\u2022]\s*)?(issue|problem|what
                                   r"description|what happened|change needed|what needs (?:to )?(?:be )?chang\w*)[ \t]*:[ \t]*(\S.*)$",
                                   re.I | re.M)
 EMPTY_BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]*$\n?", re.M)
-ID_MENTION_RE = re.compile(r"\b(?:person\s*id|pid|mosaic\s*id|client\s*id|workstep(?:\s*id)?|work\s*step|ws|step\s*id)\b[\s:#.]*\d+",
+# an ID and the words that only carried it ('for PID 5590123', 'The workstep is 9123456.'): the
+# explanation reads on without them
+ID_MENTION_RE = re.compile(r"(?:\b(?:for|on|of|in|re|regarding|about)\s+)?(?:\bthe\s+)?\b(?:person\s*id|pid|mosaic\s*id|client\s*id|"
+                           r"workstep(?:\s*id)?|work\s*step|ws|step\s*id)\b(?:\s+(?:is|was|number|no\.?))?[\s:#.]*\d+",
                            re.I)
+LEFT_OVER_RE = re.compile(r"(?:(?<=^)|(?<=[.!?]\s))\s*[.,]\s*|\s+[-–]\s+[-–]\s+|\(\s*\)")
 
 
 def _kind_score(pattern: re.Pattern, text: str) -> int:
@@ -190,6 +197,7 @@ def extract_person_record_change(ctx: Context) -> Found:
         else ID_MENTION_RE.sub(" ", without_greeting(ctx.text))
     body = re.sub(r"\(\s*[,;/]?\s*\)|(?<=\s)[,;/]\s*(?=[,.;/])", "", body)  # '( )' and ', .' left by removed IDs
     body = EMPTY_BULLET_RE.sub("", body)  # '- Person ID: 123' lines leave their bullet behind
+    body = LEFT_OVER_RE.sub(lambda m: " - " if "-" in m.group(0) or "–" in m.group(0) else " ", body)
     words = word_count(body)
     if words >= ctx.options.min_explanation_words:
         found.set("explanation", " ".join(body.split()), f"explanation of {words} words")
@@ -223,11 +231,23 @@ REASON_RE = re.compile(r"\b(reason|because|due to|work(s|ing)? (in|for|at|as)|em
                        r"grandparent|grandmother|grandfather|cousin|stepmother|stepfather) (is|works))\b", re.I)
 
 
-def _access_items(value: str) -> list[str]:
-    value = ACCESS_STOP_RE.sub("", value)
-    parts = re.split(r"\n\s*[-*•]\s*|,|\band\b|&|;", value)
+OWN_ACCESS_RE = re.compile(r"(?:me|myself|I)\s*(?:\(([^)]*)\))?", re.I)
+
+
+def _access_items(value: str, sender: str | None = None) -> list[str]:
+    bullets = re.findall(r"(?:^|\n)\s*[-*•]\s*([^\n]+)", value)
+    if bullets:  # 'only the following can see it:' then one bullet each (heldout 039)
+        parts = [ACCESS_STOP_RE.sub("", b) for b in bullets]
+    else:
+        parts = re.split(r"\n\s*[-*•]\s*|,|\band\b|&|;", ACCESS_STOP_RE.sub("", value))
     items = []
     for part in parts:
+        own = OWN_ACCESS_RE.fullmatch(part.strip(" .,"))
+        if own:  # 'the Duty Team and me', 'myself (Łucja Zielińska)': the sender (heldout 041)
+            name = tidy(own.group(1) or "") or sender
+            if name:
+                items.append(name)
+            continue
         # '(Team Manager)' after a name is a role, '(North)' after a team is part of its name
         part = re.sub(r"\s*\(([^)]*)\)", lambda m: "" if ROLE_IN_PARENS_RE.search(m.group(1)) else f" ({m.group(1)})", part)
         part = tidy(part.strip().lstrip("*-•·").strip())
@@ -246,10 +266,10 @@ def extract_restricted_record(ctx: Context) -> Found:
     access: list[str] = []
     added = ADD_ACCESS_RE.search(ctx.text)
     if added:
-        access = _access_items(added.group(1))
+        access = _access_items(added.group(1), sender_full_name(ctx))
         found.set("access", access, "access added", added.group(0))
     for m in [] if access else ACCESS_CUE_RE.finditer(ctx.text):
-        access = _access_items(m.group(1))
+        access = _access_items(m.group(1), sender_full_name(ctx))
         if access:
             found.set("access", access, "access list", m.group(0))
             break

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 GREETING_RE = re.compile(r"^\s*(hi|hello|hiya|hey|dear|good (morning|afternoon|evening)|morning|afternoon)\b[^.?!\n]{0,40}[,!.]?\s*$",
                          re.I)
+INLINE_GREETING_RE = re.compile(r"^\s*(?:hi|hello|hiya|hey|dear|good (?:morning|afternoon)|morning|afternoon)"
+                                r"(?: (?:all|team|there|both|everyone|[A-Z][a-z]+))?\s*[,!]\s+(?=\S)", re.I)
 _SENT_SPLIT_RE = re.compile(r"(?<=[.?!])[\"'”’)]*\s+(?=[A-Z0-9\"“(])|\n\s*\n|\n(?=\s*[-*•\d]+[.)]?\s)")
 NUMBERED_RE = re.compile(r"^\s*(?:\d{1,2}[.)]|\(\d{1,2}\)|[a-e][.)])\s+", re.M)
 
@@ -34,6 +36,8 @@ def without_greeting(text: str) -> str:
     lines = text.split("\n")
     while lines and (not lines[0].strip() or GREETING_RE.match(lines[0])):
         lines.pop(0)
+    if lines:  # 'Hi, where do I find ...' on one line: the greeting is no part of the request
+        lines[0] = INLINE_GREETING_RE.sub("", lines[0], count=1)
     return "\n".join(lines)
 
 
