@@ -14,7 +14,7 @@ PROFESSIONS = (r"((?:community|district|specialist|senior|lead|clinical|mental h
                r"optometrist|podiatrist|dietitian|health care assistant|health visitor|teacher|community matron|matron|district nurse|school nurse|practice nurse|"
                r"nurse|midwife|paediatrician|psychiatrist|psychologist|consultant|headteacher|head teacher|DSL|SENCO|"
                r"physiotherapist|CPN|dentist|pharmacist|health professional|speech and language therapist|"
-               r"social prescriber|link worker|probation officer|police officer|solicitor|advocate)")
+               r"social prescriber|link worker|probation officer|police officer|solicitor|advocate|designated safeguarding lead)")
 
 # (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
 CUES: list[tuple[str, str, re.Pattern, float]] = [
@@ -44,7 +44,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                            r"|\b(account|login)\b[^.?!\n]{0,20}\b(be )?(created|set up|opened)\b", _I), 3),
     ("worker_account", "new colleague", _(r"\b(our|a|my) new [\w -]{0,25}\b(worker|officer|therapist|practitioner|assistant|manager|nurse|"
                                           r"assessor|adviser|coordinator|apprentice)\b|\b(he|she|they) (starts|start|will start|is starting) "
-                                          r"(in|with|on|at|as)\b", _I), 2),
+                                          r"(in|with|on|at|as)\b|\b[A-Z][a-z]+ [A-Z][\w'-]+ (starts|will start|is starting|commences|joins|is joining) (as|with|in|on)\b"
+                                          r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b", _I), 2.5),
     ("worker_account", "needs an account", _(r"\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b", _I), 2),
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
@@ -55,7 +56,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                    r"(ends|is ending|finishes|will end)\b|\b(remove|end|close|disable|revoke)\w* (her|his|their) (mosaic )?access\b"
                                    r"|\baccess (be |to be |should be )?(removed|revoked|ended)\b", _I), 3.5),
     ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
-                                            r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*", _I), 3.5),
+                                            r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*"
+                                            r"|\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*\b[^.?!\n]{0,10}\b[A-Z][a-z]+(?: [A-Z][\w'-]+)?['’]s (mosaic )?account\b", _I), 3.5),
     ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
     ("worker_account", "role or team change", _(r"\b(moved|moving|transferred|transferring|move) (from|to) (the )?[^.?!\n]{0,50}\bteam\b"
                                                 r"|\bchange of (role|team|job title)|\bnew (role|post|job title)\b"
@@ -93,7 +95,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "rename", _(r"\b(our|its|the) name is now\b|\bchange (of )?(our|the|its) name\b"
                                  r"|\b(school|surgery|practice|academy|home|centre|organisation|provider|trust|nursery|charity)\b[^.?!\n]{0,40}\brenamed\b"
                                  r"|\brenamed\b[^.?!\n]{0,40}\b(school|surgery|practice|academy|home|centre|lodge|house|trust|nursery)\b"
-                                 r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)", _I), 3),
+                                 r"|\bconverted to academy|\bname change\b[^.?!\n]{0,30}\b(school|surgery|practice|home)"
+                                 r"|\b(school|surgery|practice|academy|home|centre|nursery|trust)\b (has become|becomes|is becoming|will become)\b", _I), 3),
     ("organisation", "org contact change", _(r"\b(main )?(telephone|phone) number for [A-Z]|\b(surgery|practice|school|home|centre)'s (phone )?number\b"
                                              r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Aa]cademy|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider|[Tt]rust|[Nn]ursery|"
                                              r"[Pp]harmacy|[Cc]linic|[Hh]ospital)['’]s (main |new |office |general )?"
@@ -106,7 +109,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("professional", "profession at org", _(r"\b" + PROFESSIONS + r"\b\)?,? (at|for|from) [A-Z]", _I), 2),
     # a named person with their profession beside the name: 'Claire Dunn, Health Visitor', 'GP Dr Amir Khan'
     ("professional", "named professional", _(r"\b[A-Z][a-z]+ [A-Z][a-z'-]+\s*[,(–-]\s*(?:(?i:our|the|a|an) )?(?i:" + PROFESSIONS + r")\b"
-                                             r"|\b(?i:" + PROFESSIONS + r")\s*[,:]?\s*(?:Dr |Mr |Mrs |Ms |Miss )?[A-Z][a-z]+ [A-Z][a-z'-]+"), 3),
+                                             r"|\b(?i:" + PROFESSIONS + r")\s*[,:]?\s*(?:Dr |Mr |Mrs |Ms |Miss )?[A-Z][a-z]+ [A-Z][a-z'-]+"
+                                             r"|\bDr\.? [A-Z][a-z]+ [A-Z][a-z'-]+,? (?:at|from|of) (?:the )?[A-Z]"), 3),
     ("professional", "doctor title", _(r"\bDr\.? [A-Z][a-z]+"), 1.5),
     # how_do_i
     ("how_do_i", "how do I", _(r"\bhow (do|can|would|could) (i|we|you|one)\b|\bhow (i|we) (can|could|should|do)\b|\bhow to\b", _I), 3),

@@ -17,7 +17,9 @@ NAMED_FOR_CREATION_RE = re.compile(r"\b(?:can|could|please|would)\s+(?:you\s+)?(
                                    r"(?:please\s+)?(?:be\s+)?(?:created|set up|added)\b[^.?!\n]{0,25}\bas (?:an|a new) organisation")
 ORG_EXCLUDE_BEFORE = re.compile(r"\b(joined|part of|run by|member of|of the|operated by|formerly|now)\s+(the\s+)?$", re.I)
 RENAME_RE = re.compile(r"\b(?:name is now|renamed(?: to| as)?|new name is|now (?:called|known as)|will be known as|"
-                       r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?((?:[A-Z][\w'’&-]*\s*){1,6})")
+                       r"has become|will become|is becoming|"
+                       r"name (?:has )?changed to|changing (?:our|its) name to)\s+(?:the\s+)?"
+                       r"((?:[A-Z][\w'’&-]*(?:\s+(?:of|and|on|upon|in)(?=\s+[A-Z]))?\s*){1,8})")
 ORG_TYPES = re.compile(r"\b(?:a|an|new|is a|as a)\s+(?:new\s+)?(GP surgery|GP practice|children's home|care home|nursing home|residential home|pharmacy|dental practice|"
                        r"health centre|primary school|secondary school|school|academy|hospice|supported living)\b", re.I)
 # 'new main phone number: ...', 'new office email is ...' (see p2-13)
@@ -101,7 +103,7 @@ def extract_organisation(ctx: Context) -> Found:
     return found
 
 
-GP_PLACE_RE = re.compile(r"\b(Surgery|Medical (Practice|Group|Centre)|Health Centre|GP practice)\b")
+GP_PLACE_RE = re.compile(r"\b(Surgery|(Medical|Family|Group|Health) (Practice|Group|Centre)|Health Centre|GP practice)\b")
 PROFESSION_RE = re.compile(r"\b" + PROFESSIONS + r"\b", re.I)
 # the organisation may not exist in Mosaic yet (see 020): the acknowledgement says one is needed
 ORG_NEEDED_RE = re.compile(r"\b(?:couldn'?t|could not|can'?t|cannot) (?:find|see)\b[^.?!\n]{0,50}\b(organisations?|on mosaic|in mosaic|"
@@ -153,6 +155,8 @@ def extract_professional(ctx: Context) -> Found:
         name = titled.group(0)  # 'Dr Lewis at Sleaford Medical Group': a doctor named by title and surname
     found.set("professional_name", name, "professional name")
     profession = _label("profession", text) or _profession_near(text, name)
+    if not profession and (m := PROFESSION_RE.search(ctx.subject)):
+        profession = m.group(0)  # 'Subject: Update GP number' (probe: the body names only 'Dr X')
     if not profession and name and name.startswith("Dr") and GP_PLACE_RE.search(text):
         profession = "GP"  # a doctor at a surgery or medical practice is the GP
     found.set("profession", profession, "profession")

@@ -114,7 +114,9 @@ def _worker_action(text: str) -> str:
         return "end"
     if re.search(r"\bnew starter|\bstart(s|ing)? with us|\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (us|the)|\b(set up|create|new) [^.?!\n]{0,30}(account|login|user)\b"
                  r"|\bnew (social worker|member of staff|staff member|worker)\b|\b(account|login)\b[^.?!\n]{0,20}\b(be )?(created|set up)\b"
-                 r"|\b(he|she|they) (starts|will start|is starting) (in|with|on|at|as)\b", text, re.I):
+                 r"|\b(he|she|they) (starts|will start|is starting) (in|with|on|at|as)\b"
+                 r"|\b(?-i:[A-Z][a-z]+ [A-Z][\w'-]+) (starts|will start|is starting|joins|is joining) (as|with|in|on)\b"
+                 r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b", text, re.I):
         return "add"
     return "change"
 
