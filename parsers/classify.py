@@ -148,8 +148,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                             r"(sync|synced|syncing|sent|uploaded|updated|updating|refreshed)\b", _I), 2.5),
     ("incident", "lost work", _(r"\b(losing|lost|lose) (what|my|the|all|our)\b[^.?!\n]{0,20}\b(work|notes|typed|text|data|changes)\b"
                                 r"|\bsession (has )?expired\b|\bkeeps? (logging|kicking|throwing) (me )?out\b", _I), 2.5),
-    ("incident", "false message", _(r"\b(says|saying|tells me|complains)\b[^.?!\n]{0,50}\b(is missing|are missing|required|invalid|"
+    ("incident", "false message", _(r"\b(says|saying|tells me|complains)\b[^.?!\n]{0,50}\b(is missing|are missing|missing|required|invalid|"
                                     r"not (valid|allowed|found))\b", _I), 2),
+    # the message contradicts what is on screen: "says 'Outcome missing' but the outcome is filled in" (see p2-26)
+    ("incident", "contradicted message", _(r"\b(says|saying|tells me|shows|showing)\b[^.?!\n]{0,60}\bbut\b[^.?!\n]{0,30}\b(is|are|was|were|has been|have been) "
+                                           r"(already )?(filled in|filled|completed|entered|there|ticked|selected|saved)\b", _I), 2.5),
     ("incident", "every item", _(r"\bevery \w+( \w+)? (i|we) (save|open|create|add|try|print|upload)\b", _I), 1.5),
     ("incident", "every time", _(r"\b(whenever|every time|each time) (i|we|you|they) (open|click|try|save|go|press|select)\b", _I), 1.5),
     ("incident", "slow", _(r"\btakes? (about |over |around |nearly |up to )?(\w+ )?(minutes|ages|forever|a long time) to (load|open|save|appear)\b", _I), 2),

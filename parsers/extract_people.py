@@ -116,7 +116,9 @@ def _worker_action(text: str) -> str:
                  r"|\bnew (social worker|member of staff|staff member|worker)\b|\b(account|login)\b[^.?!\n]{0,20}\b(be )?(created|set up)\b"
                  r"|\b(he|she|they) (starts|will start|is starting) (in|with|on|at|as)\b"
                  r"|\b(?-i:[A-Z][a-z]+ [A-Z][\w'-]+) (starts|will start|is starting|joins|is joining) (as|with|in|on)\b"
-                 r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b", text, re.I):
+                 r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b|\bset up (mosaic|access)\b"
+                 r"|\b(our|a|my) new [\w -]{0,25}\b(worker|officer|therapist|practitioner|assistant|nurse|assessor|adviser|"
+                 r"coordinator|apprentice)\b", text, re.I) or (_label("start_date", text) and not _label("end_date", text)):
         return "add"
     return "change"
 

@@ -80,6 +80,7 @@ def extract_add_address(ctx: Context) -> Found:
 
 
 KEEP_RE = re.compile(r"\b(?:keep|retain|master(?: record)?(?: is| should be)?|main record(?: is)?|merge[^.?!\n\d]{0,20}\binto)\D{0,25}?(\d{4,10})\b"
+                     r"|\b(\d{4,10})\b\s*\((?:the |this is the )?(?:correct|right|main|original|real|master)(?: one| record)?\b"
                      r"|\b(\d{4,10})\b[^.?!\n]{0,60}\b(?:should be kept|is the one to keep|to keep|as the master|is the master|"
                      r"(?:the )?(?:one|record) (?:we|to|you|I'?d|I would) (?:should )?keep|"
                      r"is the (?:correct|right|main|original) (?:one|record))\b",
@@ -98,7 +99,7 @@ def extract_duplicate_record(ctx: Context) -> Found:
         found.set("person_ids", ids, "label/list of IDs")
     keep = KEEP_RE.search(ctx.text)
     if keep:
-        value = keep.group(1) or keep.group(2)
+        value = keep.group(1) or keep.group(2) or keep.group(3)
         if value in ids:
             found.set("keep_person_id", value, "keep", keep.group(0))
     elif len(ids) >= 2 and (ordinal := _kept_by_position(ctx.text, len(ids))) is not None:
@@ -209,7 +210,7 @@ def extract_person_record_change(ctx: Context) -> Found:
 
 
 ACCESS_CUE_RE = re.compile(
-    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\brestrict\b[^.?!\n]{0,30}?\d{4,10}\s+to\b(?! (?:see|view|access|do)\b)|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?(?: are| is| will be)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
+    r"(?:\brestrict(?:ed)? (?:her|his|their|the|this) record to|\brestrict\b[^.?!\n]{0,60}?\d{4,10}\)?\s+to\b(?! (?:see|view|access|do)\b)|\baccess(?: list)?[ \t]*:|\b(?:who )?(?:should|can|will|needs? to) (?:have|be given) access(?: to it)?(?: are| is| will be)?[ \t]*:|access (?:should|needs to|must|will)?\s*(?:now )?be (?:limited|restricted) to|limited to|restricted to|"
     r"access list (?:should|will|needs to)?\s*(?:now )?(?:be|is)|only (?:be )?(?:seen|viewed|visible|accessible|accessed) by|"
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)

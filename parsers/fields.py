@@ -110,7 +110,9 @@ SENTENCE_WORD_RE = re.compile(r"\b(?!the\b)[a-z]{2,}\b")
 def tidy(value: str) -> str:
     """Trim white space and trailing punctuation from a value taken out of a sentence."""
     value = " ".join(value.split())
-    return value.strip(" ,;:.-–—\"'“”‘’()")
+    value = value.strip(" ,;:.-–—\"'“”‘’()")
+    # 'Business Support (Boston)': the strip must not eat a bracket the value opened (see p2-29)
+    return value + ")" if value.count("(") == value.count(")") + 1 and value.rfind("(") > value.rfind(")") else value
 
 
 def _address_block(text: str) -> tuple[str, str | None] | None:
