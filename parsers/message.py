@@ -81,6 +81,18 @@ def parse_message(data: bytes, max_depth: int = 50) -> ParsedMessage:
         raise MessageTooComplex("MIME nesting too deep") from None
 
 
+def parse_headers(data: bytes, limit: int = 256_000) -> ParsedMessage:
+    """Only the top-level header block of a message (at most `limit` bytes), its body left
+    empty: who sent a message refused as too complex, when, about what. Never raises."""
+    head = bytes(data[:limit]).replace(b"\r\n", b"\n")
+    cut = head.find(b"\n\n")
+    head = head[:cut] if cut >= 0 else head.rsplit(b"\n", 1)[0]
+    try:
+        return parse_message(head + b"\n\n", max_depth=2)
+    except Exception:  # noqa: BLE001 - unreadable headers: an empty message
+        return parse_message(b"\n\n")
+
+
 # mail-parser decodes headers with email.header.decode_header, which is quadratic in the
 # number of encoded words: 20,000 of them take seconds. No person's mail has that many.
 MAX_ENCODED_WORDS_FOR_LIBRARY = 2000

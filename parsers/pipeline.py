@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from .ids import find_bare_ids, find_person_ids, find_workstep_id
-from .message import MessageTooComplex, parse_message
+from .message import MessageTooComplex, parse_headers, parse_message
 from .model import ParsedMessage, ParseOptions, ParseResult
 from .quoting import sections_of
 from .classify import classify
@@ -28,8 +28,8 @@ def answered_id(missing: tuple[str, ...], reply_text: str) -> tuple[str, str] | 
 def run_parse(data: bytes, options: ParseOptions) -> ParseResult:
     try:
         msg = parse_message(data, max_depth=options.max_mime_depth)
-    except MessageTooComplex as exc:
-        return ParseResult(message=None, error=f"rejected_too_deep: {exc}")
+    except MessageTooComplex as exc:  # nothing in it is read; its headers say who sent it
+        return ParseResult(message=parse_headers(data), error=f"rejected_too_deep: {exc}")
     kind = screen(msg, options)
     sections = sections_of(msg)
     text = sections.request_text

@@ -185,6 +185,11 @@ def reply_context(ticket: Ticket, settings: Settings, now: datetime) -> dict[str
     }
 
 
+MAX_QUOTED_SUBJECT = 200  # characters of the sender's subject repeated in our reply's
+MAX_HEADER_LINE = 998  # RFC 5322 2.1.1: no line of a message longer than this
+MAX_THREAD_ID = 900  # a longer Message-ID cannot go on a header line: not threaded by it
+
+
 def reply_subject(subject: str, reference: str | None, type_title: str,
                   prefix: str | None = None) -> str:
     """`Re: <their subject> [REF]`, on one line, without doubling Re: or the reference; with
@@ -195,6 +200,8 @@ def reply_subject(subject: str, reference: str | None, type_title: str,
         subject = other.sub(lambda m: m.group(0) if reference.lower() in m.group(0).lower()
                             else "", subject)
         subject = " ".join(subject.split())
+    if len(subject) > MAX_QUOTED_SUBJECT:  # a reply's subject stays readable and one line
+        subject = subject[:MAX_QUOTED_SUBJECT].rstrip() + "\u2026"
     subject = subject or type_title
     if not re.match(r"(?i)^re\s*:", subject):
         subject = f"Re: {subject}"
@@ -263,8 +270,13 @@ class ReplyRenderer:
             ("Message-ID", reply_message_id(ticket.reference, h.message_id_domain)),
         ]
         message_id = _one_line(target.message_id)
+        if len(message_id) > MAX_THREAD_ID:
+            message_id = ""  # our reference in the subject still threads the answer
         if message_id:
-            refs = [r for r in map(_one_line, target.references) if r and r != message_id][-9:]
+            refs = [r for r in map(_one_line, target.references)
+                    if r and r != message_id and len(r) <= MAX_THREAD_ID][-9:]
+            while len("References: " + " ".join(refs + [message_id])) > MAX_HEADER_LINE:
+                refs = refs[1:]  # the oldest go first; the one we answer always stays
             headers += [("In-Reply-To", message_id), ("References", " ".join(refs + [message_id]))]
         if not human:
             headers.append(("Auto-Submitted", "auto-replied"))  # RFC 3834
@@ -305,8 +317,12 @@ def _header_line(name: str, value: object) -> str:
     if isinstance(text, str) and text.isascii():
         # thread headers stay on one line (up to RFC 5322's 998): some clients keep a fold's
         # leading space in the ID and lose the thread
-        limit = 998 if name.lower() in ("message-id", "in-reply-to", "references") else 78
-        return _fold(f"{name}: {text}", limit)
+        limit = MAX_HEADER_LINE if name.lower() in ("message-id", "in-reply-to",
+                                                    "references") else 78
+        line = _fold(f"{name}: {text}", limit)
+        if all(len(part) <= MAX_HEADER_LINE for part in line.split("\r\n")):
+            return line
+        # a word too long to fold: as RFC 2047 encoded words, which can be split anywhere
     header = text if isinstance(text, Header) else Header(text, "utf-8")
     # RFC 2047 encoded words, folded by the Header class itself
     return f"{name}: " + header.encode(linesep="\r\n", maxlinelen=78 - len(name) - 2)

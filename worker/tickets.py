@@ -143,12 +143,18 @@ class TicketWriter:
             log.warning("%s in the headers of a message not parsed", type(exc).__name__)
             head = None
         msg = head.message if head is not None else None
-        subject = mask_sensitive(msg.subject) if msg and msg.subject else None
-        if subject:  # staff see its subject; the stored row was written before we read it
+        if msg is not None and stored.message_id is None and stored.sender_email is None:
+            # staff see who sent it, when and about what; the row was written before we read it
+            values = {"subject": mask_sensitive(msg.subject or ""),
+                      "sender_email": msg.sender.email,
+                      "sent_date": msg.date if msg.date and msg.date.tzinfo else None,
+                      "message_id": msg.message_id[:998] if msg.message_id else None,
+                      "in_reply_to": msg.in_reply_to[:998] if msg.in_reply_to else None,
+                      "reference_ids": list(msg.references)}
             session.execute(update(StoredMessage).where(StoredMessage.id == stored.id)
-                            .values(subject=subject, sender_email=msg.sender.email if msg
-                                    else None))
-            stored.subject = subject
+                            .values(**values))
+            for name, value in values.items():
+                setattr(stored, name, value)
         ticket = self._unreadable(session, stored, error, ("unreadable", error.split(":")[0]),
                                   msg.sender.email if msg else None)
         if head is None or msg is None or head.screen is not None:

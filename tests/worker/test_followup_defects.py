@@ -78,3 +78,48 @@ def test_staff_rerun_ignores_the_out_of_office_too(tmp_path: Path, db_url: str) 
         assert actions.rerun_parser(s, ticket, settings, "alice", OPEN_NOW)
         assert (ticket.status, ticket.missing) == ("awaiting_details", ["workstep_id"])
         assert "7777777" not in repr(ticket.fields)
+
+
+PARTIAL_REQUEST = (Path(__file__).resolve().parents[1] / "messages"
+                   / "h200-add_address-no-id-no-postcode.eml").read_bytes()  # person_id, postcode
+
+
+def _answer(body: str, n: int) -> bytes:
+    return _mail(f"Re: address update [{REF}]", body, f"answer-{n}",
+                 sender="Ned Lake <ned.lake@example-council.gov.uk>")
+
+
+def _replies(ctx) -> list[OutboxItem]:
+    with ctx.store.session() as s:
+        return list(s.exec(select(OutboxItem).order_by(OutboxItem.id)))
+
+
+def test_a_partial_answer_gets_a_request_for_what_is_still_missing(tmp_path: Path,
+                                                                   db_url: str) -> None:
+    settings = make_settings(tmp_path, db_url)
+    ctx = make_ctx(settings)
+    deliver(settings, PARTIAL_REQUEST)
+    poll_once(ctx, OPEN_NOW)
+    assert _ticket(ctx).missing == ["person_id", "postcode"]
+
+    deliver(settings, _answer("Her Mosaic person ID is 6012399. I will find the postcode "
+                              "later today.", 1))
+    poll_once(ctx, OPEN_NOW + timedelta(minutes=10))  # well inside repeat_reply_hours
+
+    assert _ticket(ctx).missing == ["postcode"]
+    replies = _replies(ctx)
+    assert [r.kind for r in replies] == ["request_details", "request_details"]
+    second = message_from_bytes(replies[1].data, policy=default)
+    assert second["In-Reply-To"] == "<answer-1@example-council.gov.uk>"
+    text = second.get_body(("plain",)).get_content().lower()
+    assert "postcode" in text
+
+    deliver(settings, _answer("Still looking for it, sorry.", 2))  # fills nothing: not asked again
+    poll_once(ctx, OPEN_NOW + timedelta(minutes=20))
+    assert len(_replies(ctx)) == 2
+
+    deliver(settings, _answer("The postcode is DL2 2TX.", 3))
+    poll_once(ctx, OPEN_NOW + timedelta(minutes=30))
+    ticket = _ticket(ctx)
+    assert (ticket.status, ticket.missing) == ("ready", [])
+    assert [r.kind for r in _replies(ctx)] == ["request_details"] * 2 + ["ack"]
