@@ -14,7 +14,8 @@ PROFESSIONS = (r"((?:community|district|specialist|senior|lead|clinical|mental h
                r"optometrist|podiatrist|dietitian|health care assistant|health visitor|teacher|community matron|matron|district nurse|school nurse|practice nurse|"
                r"nurse|midwife|paediatrician|psychiatrist|psychologist|consultant|headteacher|head teacher|DSL|SENCO|"
                r"physiotherapist|CPN|dentist|pharmacist|health professional|speech and language therapist|"
-               r"social prescriber|link worker|probation officer|police officer|solicitor|advocate|designated safeguarding lead)")
+               r"social prescriber|link worker|probation officer|police officer|solicitor|advocate|designated safeguarding lead)"
+               r"(?!\s+(?:practice|surgery|practices|surgeries)\b)")  # 'GP practice' is an organisation (p2-35)
 
 # (type, name, pattern, weight). Cues feed a score; a message need not contain any one of them.
 CUES: list[tuple[str, str, re.Pattern, float]] = [
@@ -46,7 +47,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                           r"assessor|adviser|coordinator|apprentice)\b|\b(he|she|they) (starts|start|will start|is starting) "
                                           r"(in|with|on|at|as)\b|\b[A-Z][a-z]+ [A-Z][\w'-]+ (starts|will start|is starting|commences|joins|is joining) (as|with|in|on)\b"
                                           r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b", _I), 2.5),
-    ("worker_account", "needs an account", _(r"\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b", _I), 2),
+    ("worker_account", "needs an account", _(r"\b(have|get|need|needs) a (new )?(mosaic )?(account|login)\b", _I), 3),
+    ("worker_account", "temporary worker", _(r"\b(student|agency|locum|bank|seconded|trainee) (social worker|sw|worker|practitioner|nurse|ot|"
+                                             r"occupational therapist|officer|assistant)\b", _I), 2),
     ("worker_account", "leaver", _(r"\bleaver\b|\b(handed|handing) (in )?(her|his|their) notice|\bleaves (us|the council)"
                                    r"|\bleaving (us|the council|the team)\b|\blast (working )?day\b|\bfinal working day"
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
@@ -86,6 +89,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("organisation", "organisation moved", _(r"\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy|Nursery|Trust)\b(?: \([^)\n]{0,30}\))? "
                                              r"(has|have|will|is|are)( be)? (moved|move|moving|relocat\w+|closed|merged)\b|\b(?i:new premises)\b"), 3),
     ("organisation", "be created", _(r"\b(be|get (it|them)) created\b", _I), 1),
+    ("organisation", "add a provider", _(r"\b(add|create|set up|adding|creating)\b[^.?!\n]{0,30}\b(gp (surgery|practice)|surgery|medical practice|care home|"
+                                        r"children's home|nursing home|primary school|school|academy|pharmacy|nursery|health centre|dental practice)\b"
+                                        r"(?! (nurse|teacher|lead|manager|staff))", _I), 3),
     ("organisation", "organisation noun", _(r"\b[A-Z][\w'-]+ (Surgery|Medical Practice|Practice|Health Centre|Primary School|School|Academy|"
                                             r"Children's Home|Care Home|Nursing Home|Pharmacy|Trust|Nursery|Pre-School|Hospice|Clinic)\b"), 1),
     ("organisation", "organisation word", _(r"\borganisation\b", _I), 1),
@@ -101,7 +107,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                              r"|\b([Ss]urgery|[Pp]ractice|[Ss]chool|[Aa]cademy|[Hh]ome|[Cc]entre|[Oo]rganisation|[Pp]rovider|[Tt]rust|[Nn]ursery|"
                                              r"[Pp]harmacy|[Cc]linic|[Hh]ospital)['’]s (main |new |office |general )?"
                                              r"(tele)?(phone )?(number|e-?mail|address)\b"
-                                             r"|\bnumber for the (surgery|practice|school|home)\b"), 3),
+                                             r"|\bnumber for the (surgery|practice|school|home)\b"
+                                             r"|\b(Surgery|Practice|School|Academy|Home|Centre|Clinic|Pharmacy|Nursery|Trust)\b (has|have) (changed|updated|got) "
+                                             r"(its|their|a new) (main |office )?(tele)?(phone|e-?mail|number|address)"), 3),
     # professional
     ("professional", "professional", _(r"\bprofessionals?\b", _I), 3.5),
     ("professional", "profession", _(r"\b" + PROFESSIONS + r"s?\b", _I), 1.5),
@@ -119,7 +127,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("how_do_i", "asks for directions", _(r"\bwhat do (i|we) (need to |have to )?(click|do|press|select|use)\b|\bwhere (is|are) the\b"
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"
-                                          r"|\bwhere (would|do|should|can) (i|we) go\b", _I), 3),
+                                          r"|\bwhere (would|do|should|can) (i|we) go\b|\bwhat am i doing wrong\b|\bwhat (do|should) i do (to|so)\b", _I), 3),
     ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|how (?:i|we) (?:can|could|do|should)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
                                       _I), 2),
     ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
@@ -227,6 +235,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                              r"report|screen|tab|section|outcome)\b", _I), 3),
     ("design_change", "new form element", _(r"\b(new|extra|additional|another)\s+(tick ?box|check ?box|drop-?down|free[- ]text box|text box|button|mandatory field)(es|s)?\b"
                                             r"|\b(could|can|would)\b (the|our|this) [^.?!\n]{0,40}\b(form|step|screen)\b (have|include|show|get)\b", _I), 3),
+    ("design_change", "behaviour change", _(r"\b(would|could) it be possible to have (the|a|an)\b|\b(default|defaults|defaulted) to\b"
+                                            r"|\b(pre-?populate|prepopulate|auto-?fill|autofill|auto-?populate)\w*", _I), 2.5),
     ("design_change", "misspelt value", _(r"\b(spelt|misspelt|misspelled|spelling|typo)\b", _I), 1.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
@@ -282,6 +292,8 @@ NEGATIONS: list[tuple[str, re.Pattern, float]] = [
 # not a Mosaic worker's (see 019)
 CONFLICTS: list[tuple[str, set[str], float]] = [
     ("worker_details", {"professional:named professional", "professional:profession at org"}, -5),
+    # an organisation's own phone or email is no worker's (see p2-33)
+    ("worker_details", {"organisation:org contact change"}, -4),
     # an organisation's own move: its new address is no person's (heldout 015)
     ("add_address", {"organisation:organisation moved"}, -6),
 ]

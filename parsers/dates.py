@@ -29,6 +29,10 @@ RELATIVE_RE = re.compile(
     r"(?:since|at|after) lunch(?:time)?|first thing)\b", re.I)
 
 
+# 'at the end of this month', 'end of next month', 'end of March' (see p2-31): the month's last day
+MONTH_END_RE = re.compile(r"\bend of (?:(this|the|next) month|" + _MONTH + r")\b", re.I)
+
+
 @dataclass(frozen=True)
 class FoundDate:
     value: date
@@ -93,6 +97,19 @@ def _relative(word: str | None, wday: str | None, special: str | None, ref: date
     return ref + timedelta(days=delta)
 
 
+def _month_end(word: str | None, month_name: str | None, ref: date) -> date:
+    """The last day of this/next month, or of the named month nearest `ref`."""
+    if month_name:
+        month = _month(month_name)
+        year = ref.year + (1 if month < ref.month - 6 else -1 if month > ref.month + 6 else 0)
+    else:
+        month, year = ref.month + (1 if (word or "").lower() == "next" else 0), ref.year
+        if month > 12:
+            month, year = 1, year + 1
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return first_of_next - timedelta(days=1)
+
+
 def find_dates(text: str, ref: datetime | date | None) -> list[FoundDate]:
     """Every date written in `text`, in order; years and weekdays resolved against `ref`.
 
@@ -118,6 +135,8 @@ def find_dates(text: str, ref: datetime | date | None) -> list[FoundDate]:
     for m in MONTH_DAY_RE.finditer(text):
         year = int(m.group(4)) if m.group(4) else None
         add(m, _make(year, _month(m.group(2)), int(m.group(3)), ref_day))
+    for m in MONTH_END_RE.finditer(text) if ref_day else ():
+        add(m, _month_end(m.group(1), m.group(2), ref_day))
     for m in RELATIVE_RE.finditer(text) if ref_day else ():
         add(m, _relative(m.group(1), m.group(2), m.group(3), ref_day))
     return sorted(found, key=lambda f: f.start)

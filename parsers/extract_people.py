@@ -10,7 +10,8 @@ from .sentences import sentences
 
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LABEL_RE = {
-    key: re.compile(rf"^[ \t]*[-*•]?[ \t]*(?:{pattern})(?:[ \t]*:[ \t]*|[ \t]{{2,}}|\t)(\S.*)$", re.I | re.M) for key, pattern in {
+    key: re.compile(rf"^[ \t]*[-*•]?[ \t]*(?:{pattern})(?:[ \t]*:[ \t]*|[ \t]{{2,}}|\t|[ \t]+[-–=][ \t]+)(\S.*)$", re.I | re.M)
+    for key, pattern in {
         "name": r"(?:full |worker(?:'s)? |staff |employee )?name",
         "job_title": r"job title|role|post|position",
         "team": r"team|service",
@@ -28,6 +29,15 @@ SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |
                              r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+(?:(?:in|of|and|for)[ \t]+)?){0,6}"
                      r"(?:Team|Service|Hub|Unit)(?:[ \t]+(?:\([A-Z][\w \t]*\)|[A-Z][\w'-]*)){0,3})")
+# 'joining the Boston CP team': a named team written with a lower-case 'team' (see p2-30)
+LOWER_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+){1,4}(?:[a-z][\w'’&-]*[ \t]+){0,2}team)\b")
+# only after 'as a' ('starts as a locum Social Worker') or with a kind of post before it ('a student social
+# worker'): 'she is a nurse' elsewhere in a message says nothing about the new account
+LOWER_TITLE_RE = re.compile(r"\bas an?\s+((?:(?:student|trainee|locum|agency|senior|newly qualified|qualified|family support|support|"
+                            r"social work|occupational|business support|admin)\s+)*(?i:social worker|support worker|"
+                            r"occupational therapist|practitioner|assistant|officer|nurse|assessor))\b"
+                            r"|\ban?\s+((?:student|trainee|locum|agency|newly qualified)\s+(?i:social worker|support worker|"
+                            r"occupational therapist|practitioner|assistant|officer|nurse|assessor))\b")
 JOB_TITLE_RE = re.compile(r"\b(?i:he|she|they)(?:'s|’s| is| are| will be)\s+(?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})"
                           r"|\bas (?:an? |the )?((?:[A-Z][\w-]*\s?){1,4})(?=\b)"
                           r"|\b(?:a|an|our) new ((?:[A-Z][\w-]*\s?){1,4})")
@@ -147,7 +157,7 @@ def extract_worker_account(ctx: Context) -> Found:
     if not team and action == "dual_role":
         team = _dual_role_team(text)
     if not team and action in ("add", "dual_role"):
-        m = TEAM_RE.search(text) or SERVICE_TEAM_RE.search(text)
+        m = TEAM_RE.search(text) or SERVICE_TEAM_RE.search(text) or LOWER_TEAM_RE.search(text)
         team = tidy(m.group(1)) if m else None
     listed = _listed_after_name(text, name) if action in ("add", "dual_role") else (None, None)
     team = team or listed[1]
@@ -161,6 +171,8 @@ def extract_worker_account(ctx: Context) -> Found:
                 if cand and ROLE_WORDS.search(cand):
                     title = cand
                     break
+        if not title and not listed[0] and (lower := LOWER_TITLE_RE.search(text)):
+            title = tidy(lower.group(1) or lower.group(2))  # 'as a locum Social Worker', 'a student social worker' (p2-30)
         found.set("job_title", title or listed[0], "job title")
         label = _label("start_date", text)
         dates = find_dates(label, ctx.date) if label else []

@@ -116,7 +116,8 @@ def find_bare_ids(text: str) -> list[str]:
         if any(s <= m.start() < e for s, e in taken):
             continue  # part of a phone or NHS number: '01522 555318'
         before = text[max(0, m.start() - 20):m.start()].lower()
-        if re.search(r"\d[\s-]$", before) or re.match(r"[\s-]\d", text[m.end():m.end() + 2]):
+        # digit groups on one line are one number ('01522 555 318'); one number a line is a list (p2-34)
+        if re.search(r"\d[ \t-]$", before) or re.match(r"[ \t-]\d", text[m.end():m.end() + 2]):
             continue
         if num.startswith("0") or (len(num) == 10 and is_nhs_number(num)):
             continue
