@@ -58,10 +58,12 @@ def deliver(dovecot: DovecotServer, account, messages: list[bytes]) -> None:
             client.append("INBOX", data)
 
 
-def inbox_count(dovecot: DovecotServer, account) -> int:
+def inbox_count(dovecot: DovecotServer, account, folder: str = "INBOX") -> int:
     with IMAPClient(dovecot.host, dovecot.plain_port, ssl=False, timeout=30) as client:
         client.login(account.username, account.password)
-        client.select_folder("INBOX", readonly=True)
+        if not client.folder_exists(folder):
+            return 0
+        client.select_folder(folder, readonly=True)
         return len(client.search(["NOT", "DELETED"]))
 
 
@@ -153,8 +155,9 @@ def report(db_url, dovecot, account, smtp, counts, sent_in, kills, runs, elapsed
     print(f"soak: {elapsed:.0f}s, {runs} worker runs, {kills} SIGKILLs, "
           f"{counts['refused']} of {counts['data']} SMTP DATA refused (451)")
     print(f"messages in:        {sent_in}")
-    print(f"messages stored:    {stored[0]} ({stored[1]} distinct), left in INBOX: "
-          f"{inbox_count(dovecot, account)}")
+    print(f"messages stored:    {stored[0]} ({stored[1]} distinct); in INBOX "
+          f"{inbox_count(dovecot, account)}, Processed {inbox_count(dovecot, account, 'Processed')}"
+          f", Failed {inbox_count(dovecot, account, 'Failed')}")
     print(f"tickets out:        {tickets}")
     print(f"replies due:        {due} (outbox by status: {dict(sorted(outbox.items()))})")
     print(f"replies delivered:  {len(accepted)} distinct Message-IDs, "
