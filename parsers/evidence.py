@@ -28,7 +28,7 @@ def _explains(text: str) -> bool:
 def field_evidence(text: str) -> list[Evidence]:
     """Type evidence from the fields a text carries. Pure and fast: two labelled-ID scans."""
     if not any(ch.isdigit() for ch in text):
-        return []
+        return label_evidence(text)
     people = find_labelled(PERSON_RE, text)
     steps = find_labelled(WORKSTEP_RE, text, with_lists=False)
     distinct = list(dict.fromkeys(n for n, _ in sorted(people, key=lambda p: p[1])))
@@ -42,4 +42,30 @@ def field_evidence(text: str) -> list[Evidence]:
     if steps and others and _explains(text):
         out.append(("person_record_change", "field:workstep + person ID + explanation", 2.0,
                     steps[0][0], steps[0][1]))
+    return out + label_evidence(text)
+
+
+# form labels people copy from the web forms ('Access:', 'Reason:', 'Job title:'): each names its form
+LABEL_EVIDENCE: tuple[tuple[str, re.Pattern[str]], ...] = tuple((t, re.compile(
+    r"^[ \t]*(?:[-*\u2022][ \t]*)?(?:" + labels + r")[ \t]*(?::|[ \t]-[ \t])", re.I | re.M)) for t, labels in (
+    ("restricted_record", r"access(?: list)?|who (?:should|can) (?:have )?access|(?:restricted records? )?policy(?: read)?"),
+    ("worker_account", r"job title|start(?:ing)? date|line manager|leaving date|end date|last (?:working )?day"),
+    ("professional", r"profession|occupation"),
+    ("organisation", r"organi[sz]ation(?: name| type)?"),
+    ("incident", r"error(?: message)?|what happened"),
+))
+LABEL_WEIGHT = 1.5  # per distinct label of a form, at most two counted
+
+
+def label_evidence(text: str) -> list[Evidence]:
+    """A form's own labels as evidence for it: two labels of one form weigh like a clear cue."""
+    if ":" not in text and " - " not in text:
+        return []
+    out: list[Evidence] = []
+    for type_name, pattern in LABEL_EVIDENCE:
+        hits = list(pattern.finditer(text))
+        labels = {m.group(0).strip(" \t-*\u2022:").lower() for m in hits}
+        if labels:
+            out.append((type_name, "field:form labels", LABEL_WEIGHT * min(2, len(labels)),
+                        hits[0].group(0).strip(), hits[0].start()))
     return out

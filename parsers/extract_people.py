@@ -171,6 +171,9 @@ def extract_worker_account(ctx: Context) -> Found:
                 if cand and ROLE_WORDS.search(cand):
                     title = cand
                     break
+        if not title and name and (paren := re.search(re.escape(name) + r"\s*\(([^)]{3,40})\)", text)) \
+                and ROLE_WORDS.search(paren.group(1)) and not TEAM_WORD_RE.search(paren.group(1)):
+            title = tidy(paren.group(1))  # 'Hugo Lane (Social Worker) starts on ...' (see p2-39)
         if not title and not listed[0] and (lower := LOWER_TITLE_RE.search(text)):
             title = tidy(lower.group(1) or lower.group(2))  # 'as a locum Social Worker', 'a student social worker' (p2-30)
         found.set("job_title", title or listed[0], "job title")

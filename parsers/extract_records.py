@@ -132,7 +132,8 @@ def _kept_by_position(text: str, count: int) -> int | None:
 _NAME = rf"((?:{TITLE}\s+)?{NAME_TOKEN}(?:\s+{NAME_TOKEN}){{1,2}})"
 LOCKED_BY_RE = re.compile(
     rf"(?i:locked by|user|held by)[ \t]*:[ \t]*{_NAME}|{_NAME}(?:'s)? (?:is|has been|are|as) (?:already |still |currently )?(?:working|editing|using)|in use by {_NAME}|locked by {_NAME}|"
-    rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it")
+    rf"with {_NAME}['’]s name|{_NAME} (?:has|had) (?:it|the step) open|says {_NAME} is in it"
+    rf"|{_NAME}['’]s name (?:is )?(?:on|against) (?:it|the step|this step)")
 
 
 LOCKED_BY_LOWER_RE = re.compile(r"\b(?:says|saying|shows?|showing)\s+([a-z][a-z'’-]+ [a-z][a-z'’-]+) (?:is|has been) "
@@ -223,6 +224,10 @@ ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|
                             re.I | re.S)
 POLICY_RE = re.compile(r"\b(read|been through|seen|understood|familiar with|aware of)\b[^.?!\n]{0,50}\bpolic(y|ies)\b|"
                        r"\bpolic(y|ies)\b[^.?!\n]{0,15}\b(read|understood)\b|\bread it\b[^.?!\n]{0,30}\bpolic(y|ies)\b", re.I)
+REASON_LABEL_RE = re.compile(r"^[ \t]*(?:[-*\u2022][ \t]*)?(?:reason(?: for (?:the )?restriction)?|why)[ \t]*[:\-–][ \t]*(\S[^\n]*)$",
+                             re.I | re.M)
+POLICY_LABEL_NO_RE = re.compile(r"^[ \t]*(?:[-*\u2022][ \t]*)?(?:restricted records? )?policy(?: read)?[ \t]*[:\-–][ \t]*(?:no|not yet|n)\b",
+                                re.I | re.M)
 POLICY_NEGATED_RE = re.compile(r"(\bnot|n['’]t|\bnever|\byet to)\b[^.?!\n]{0,20}$", re.I)
 REASON_RE = re.compile(r"\b(reason|because|due to|work(s|ing)? (in|for|at|as)|employee|member of staff|staff member|councillor|"
                        r"(local )?(paper|press|news|media)|high[- ]profile|well[- ]known|relative|related to|family member|"
@@ -275,9 +280,14 @@ def extract_restricted_record(ctx: Context) -> Found:
             found.set("access", access, "access list", m.group(0))
             break
     policy = POLICY_RE.search(ctx.text)
+    if policy and POLICY_LABEL_NO_RE.search(ctx.text):
+        policy = None  # 'Policy read: no'
     if policy and not POLICY_NEGATED_RE.search(ctx.text[max(0, policy.start() - 25):policy.start()] + policy.group(0)[:12]):
         found.set("policy_read", True, "policy confirmed", policy.group(0))
-    for s in sentences(without_greeting(ctx.text)):
+    labelled = REASON_LABEL_RE.search(ctx.text)
+    if labelled and word_count(labelled.group(1)) >= 3:  # 'Reason: ...' on a line of its own (probe x7)
+        found.set("reason", tidy(labelled.group(1)), "label:reason", labelled.group(0))
+    for s in [] if labelled else sentences(without_greeting(ctx.text)):
         restricting = re.search(r"\brestrict", s.text, re.I) and not re.search(r"\breason\b", s.text, re.I)
         if REASON_RE.search(s.text) and not POLICY_RE.search(s.text) and not restricting and word_count(s.text) >= 5:
             found.set("reason", s.text, "reason sentence", s.text)
