@@ -83,13 +83,14 @@ def _release_stale_claims(st: Store, now: datetime, sole_sender: bool) -> None:
         if sole_sender:
             query = update(OutboxItem).where(sending)
         else:
-            rows = session.execute(select(OutboxItem.id, OutboxItem.claimed_by, OutboxItem.claimed_at)
-                                   .where(sending)).all()
+            rows = session.execute(select(OutboxItem.id, OutboxItem.claimed_by,
+                                          OutboxItem.claimed_at).where(sending)).all()
             stale = [i for i, by, at in rows
                      if _dead_claimer(by) or at is None or at < now - CLAIM_TIMEOUT]
             if not stale:
                 return
-            query = update(OutboxItem).where(sending, OutboxItem.id.in_(stale))  # type: ignore[union-attr]
+            stale_ids = OutboxItem.id.in_(stale)  # type: ignore[union-attr]
+            query = update(OutboxItem).where(sending, stale_ids)
         result = session.execute(query.values(status="pending", claimed_by=None))
         if result.rowcount:
             log.warning("%d reply(ies) left sending by an interrupted run: will resend",

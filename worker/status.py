@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from .config import Settings
 from .mailbox import Mailbox
-from .store import MailboxState, OutboxItem, StoredMessage, Store
+from .store import PARSER_CRASHED, MailboxState, OutboxItem, StoredMessage, Store
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,10 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
 
 
-def _mailbox_counts(open_mailbox: Callable[[], Mailbox]) -> tuple[int | None, int | None, str | None]:
+Counts = tuple[int | None, int | None, str | None]
+
+
+def _mailbox_counts(open_mailbox: Callable[[], Mailbox]) -> Counts:
     """(waiting in the inbox, in the failed folder, error) straight from the mailbox."""
     try:
         with open_mailbox() as mailbox:
@@ -39,8 +42,9 @@ def collect_status(st: Store, settings: Settings, now: datetime,
         states = list(session.execute(select(MailboxState)).scalars().all())
         outbox = dict(session.execute(select(OutboxItem.status, func.count())
                                       .group_by(OutboxItem.status)).all())
-        crashed = session.execute(select(func.count()).select_from(StoredMessage).where(
-            StoredMessage.parse_error.startswith("parser crashed"))).scalar_one()  # type: ignore[union-attr]
+        crashed_error = StoredMessage.parse_error.startswith(PARSER_CRASHED)  # type: ignore[union-attr]
+        crashed = session.execute(select(func.count()).select_from(StoredMessage)
+                                  .where(crashed_error)).scalar_one()
     names = sorted({s.mailbox for s in states} | {settings.mailbox.name})
     mailboxes = []
     healthy = True
@@ -80,7 +84,8 @@ def format_status(status: dict[str, Any]) -> str:
     lines = [f"status: {'OK' if status['healthy'] else 'FAILING'} (checked {status['checked_at']}"
              f", alert after {status['poll_failing_minutes']} min)"]
     for m in status["mailboxes"]:
-        lines.append(f"mailbox {m['mailbox']}: last successful poll {m['last_successful_poll'] or 'never'}")
+        lines.append(f"mailbox {m['mailbox']}: last successful poll "
+                     f"{m['last_successful_poll'] or 'never'}")
         if m["failing_since"]:
             lines.append(f"  failing since {m['failing_since']}: {m['last_error']}"
                          f"{' (staff alerted)' if m['alerted'] else ''}")
@@ -88,8 +93,9 @@ def format_status(status: dict[str, Any]) -> str:
             if m["mailbox_error"]:
                 lines.append(f"  mailbox unreachable now ({m['mailbox_error']})")
             else:
+                failed = m["messages_in_failed_folder"]
                 lines.append(f"  messages waiting: {m['messages_waiting']}, in the failed folder: "
-                             f"{m['messages_in_failed_folder'] if m['messages_in_failed_folder'] is not None else '-'}")
+                             f"{'-' if failed is None else failed}")
         if m["problem"]:
             lines.append(f"  PROBLEM: {m['problem']}")
     o = status["outbox"]
