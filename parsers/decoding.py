@@ -74,6 +74,10 @@ def decode_bytes(data: bytes, declared: str | None) -> tuple[str, bool]:
         except (UnicodeError, LookupError):
             if codec.startswith("iso2022"):
                 return _decode_iso2022(data), True
+            if codec.replace("_", "-") == "utf-7" and data.isascii():
+                # a shift sequence with stray bits at its end (a lax encoder): keep the
+                # characters it holds, drop the partial one
+                return data.decode("utf-7", errors="replace").replace("\ufffd", ""), True
     if _is_utf8(data):
         return data.decode("utf-8"), declared is not None and codec not in ("utf-8", "ascii")
     return _guess(data), True

@@ -126,7 +126,7 @@ def _reply_summary(data: bytes) -> dict[str, Any]:
 
 
 def ticket_detail(store: Store, reference: str) -> dict[str, Any] | None:
-    from .store import messages_of_ticket, replies_of_ticket, ticket_by_reference
+    from .store import messages_of_ticket, replies_of_ticket, ticket_by_reference, tickets_naming
 
     with store.session() as session:
         t = ticket_by_reference(session, reference)
@@ -147,6 +147,7 @@ def ticket_detail(store: Store, reference: str) -> dict[str, Any] | None:
                 "external": t.external, "auth_failures": t.auth_failures,
                 "last_reply_error": t.last_reply_error,
                 "linked_to": _reference_of(session, t.linked_ticket_id),
+                "named_by": [n.reference for n in tickets_naming(session, t.id or 0)],
                 "purged_at": t.purged_at.isoformat(timespec="seconds") if t.purged_at else None}
 
 
@@ -182,6 +183,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(f"reply problem: {detail['last_reply_error']}")
     if detail["linked_to"]:
         print(f"linked to: {detail['linked_to']} (named it from outside its conversation)")
+    if detail["named_by"]:
+        print(f"named by: {', '.join(detail['named_by'])} (mail from outside this conversation "
+              "naming this ticket)")
     if detail["purged_at"]:
         print(f"personal data purged (retention) at {detail['purged_at']}")
     print("fields:")

@@ -339,6 +339,12 @@ def human_messages_of_ticket(session: Session, ticket_id: int) -> list[StoredMes
                              .order_by(StoredMessage.id)))  # type: ignore[arg-type]
 
 
+def tickets_naming(session: Session, ticket_id: int) -> list[Ticket]:
+    """Tickets opened by mail from outside this ticket's conversation that named it."""
+    return list(session.exec(select(Ticket).where(Ticket.linked_ticket_id == ticket_id)
+                             .order_by(Ticket.id)))  # type: ignore[arg-type]
+
+
 def tickets_of_message(session: Session, message_row_id: int) -> list[Ticket]:
     return list(session.exec(select(Ticket).join(TicketMessage)
                              .where(TicketMessage.message_id == message_row_id)

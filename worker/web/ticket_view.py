@@ -103,6 +103,9 @@ def ticket_page(session: Session, ticket: Ticket, own_address: str) -> dict[str,
         "parser_type": first_retype.old_value if first_retype else None,
         "missing": [{"name": m, "label": label(m)} for m in ticket.missing],
         "cues": ticket.cues, "timeline": timeline,
+        "linked_to": (session.get(Ticket, ticket.linked_ticket_id)
+                      if ticket.linked_ticket_id else None),
+        "named_by": store.tickets_naming(session, ticket.id or 0),
         "audit": [{"when": e.created_at, "actor": e.actor, "action": e.action,
                    "field": e.field, "old": e.old_value, "new": e.new_value} for e in entries],
     }
