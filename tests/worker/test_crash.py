@@ -33,8 +33,8 @@ def test_killed_at_each_stage_then_restarted_loses_and_repeats_nothing(
                             after, may_resend)
 
 
-@pytest.mark.parametrize("point,after,may_resend", [POINTS[1], POINTS[4]],
-                         ids=["after_commit", "after_send"])
+@pytest.mark.parametrize("point,after,may_resend", [POINTS[1], POINTS[4], POINTS[5]],
+                         ids=["after_commit", "after_send", "during_outbox_update"])
 def test_killed_on_postgresql_then_restarted(tmp_path, dovecot, imap_account, smtp_server,
                                              pg_url, point, after, may_resend):
     check_crash_and_restart(tmp_path, dovecot, imap_account, smtp_server, pg_url, point,
