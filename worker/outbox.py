@@ -105,7 +105,15 @@ def _mark_connection(st: Store) -> Iterator[Connection | None]:
         yield None
         return
     with st.engine.connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        marks = conn.execution_options(isolation_level="AUTOCOMMIT")
+        # Like SQLite's WAL + synchronous=NORMAL: a mark survives a worker crash at once and a
+        # database server crash after its WAL flush (well under a second); losing one means
+        # that reply is resent with the same Message-ID, never lost.
+        marks.execute(text("SET synchronous_commit TO off"))
+        try:
+            yield marks
+        finally:
+            marks.execute(text("RESET synchronous_commit"))  # the connection goes back to the pool
 
 
 @contextmanager
