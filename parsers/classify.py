@@ -128,7 +128,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                           r"|\b(can|could) you (tell|show) me (how|where)\b|\bpoint me in the right direction\b"
                                           r"|\bcan'?t (work out|figure out|find out|find|see) (how|where)\b|\bi'?m trying to\b"
                                           r"|\bwhere (would|do|should|can) (i|we) go\b|\bwhat am i doing wrong\b|\bwhat (do|should) i do (to|so)\b", _I), 3),
-    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|how (?:i|we) (?:can|could|do|should)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
+    ("how_do_i", "how-to question", _(r"(?:^|[.!?]\s+|\n|,\s*|\s[-–:]\s*)\s*(?:\d+[.)]\s*)?(?:how (?:do|can|would|should) (?:i|we)|how (?:i|we) (?:can|could|do|should)|is there (?:a|any) way|(?:can|could) (?:i|we) (?!ask|have|get|request|please)\w+)\b[^?\n]*\?",
                                       _I), 2),
     ("how_do_i", "if so how", _(r"\b(if so|and if so|if yes),? how\b|\bhow\?", _I), 2),
     ("how_do_i", "can I", _(r"\bcan (i|we) (?!ask|have|get|request|please)[^.?!\n]{3,120}\?", _I), 1.5),
@@ -139,6 +139,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"|\brecords? for the same\b|\bthe same (\w+ ){0,2}(person|child|man|woman|young person|lady|gentleman|kid|boy|girl|baby|client|"
                                         r"service user|young man|young woman|family|mum|mother|dad|father|parent|carer|adult|lady|individual|baby|infant|resident|patient)\b"
                                         r"|\bjoined up\b", _I), 3),
+    # 'duplicate records for the same child': the word and the same-person shape are two pieces of evidence (p2-42)
+    ("duplicate_record", "same person", _(r"\b(are|is|be|were) (both |all )?(for )?the same (\w+ ){0,2}(person|child|man|woman|young person|lady|gentleman|"
+                                          r"boy|girl|baby|client|service user|mum|mother|dad|father|parent|adult|individual)\b"
+                                          r"|\brecords? for the same\b", _I), 1.5),
     # remove_lock
     ("remove_lock", "already working", _(r"\balready working in\b|\b(says|saying|thinks) (i'?m|i am|someone is|he'?s|she'?s|they'?re) already in (it|the step|this step)\b|\b(currently )?(editing|working on|working in|using) (this|the) step\b|\banother user (has|is)\b|\bin use by\b|\bhas (it|the step) open\b"
                                          r"|\bsomeone else (has|is in) it\b|\b(says|saying|shows?|showing)\b[^.?!\n]{0,30}\b(is|are) (already |still )?(working|in) (in )?(it|the step|this step)\b", _I), 4),
@@ -244,7 +248,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("restricted_record", "access list", _(r"\baccess (list|should|to be|limited)\b|\bonly be (seen|visible|accessible)\b", _I), 1.5),
     # redirects
     ("account_locked", "account locked", _(r"\b(account|login|log-?in|log on|password)\b[^.?!\n]{0,30}\b(locked|expired|reset|disabled|"
-                                           r"doesn'?t work|didn'?t work|not working)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
+                                           r"doesn'?t work|didn'?t work|not working|isn'?t working|stopped working|won'?t work)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
                                            r"|\b(couldn'?t|can'?t|cannot) (log|sign) (me )?(back )?(in|on)\b", _I), 4),
     ("account_locked", "can't get in", _(r"\bcan'?t get (in)?to mosaic\b|\bcan'?t get in\b", _I), 2),
     ("account_locked", "Welsh account locked", _(r"\b(cyfrinair|wedi cloi|wedi'?i gloi|datgloi|ailosod)\b", _I), 4),
@@ -252,6 +256,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("practice_question", "practice", _(r"\bshould (i|we) (record|put|log|enter)\b|\bhow should (i|we|this|it) be recorded\b|\bshould (it|this) be recorded\b"
                                         r"|\bwhat is (our|the) (policy|guidance) (on|for)\b|\b(expected|correct|right|best|good) practice\b"
                                         r"|\bpractice standards?\b(?! group)|\bwhat the standard is\b|\brecording (standards?|guidance)\b"
+                                        r"|\b(correct|right|proper|best|expected) way to (record|log|write up|document)\b"
                                         r"|\bis it (ok|okay|acceptable|appropriate|right|allowed|good practice) to \w+"
                                         r"|\bwhat (the expectation|the standard) is\b|\bwhat('s| is) expected\b|\bwhat'?s the (standard|expectation|policy)\b"
                                         r"|\bshould [\w ]{0,40}\bbe (written|recorded|entered|logged|completed|done)\b", _I), 4.5),
@@ -280,6 +285,9 @@ CUE_TABLE = [(t, n, p, w, _case_blind(p)) for t, n, p, w in CUES]
 NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
     ("account_locked", _(r"\b(none of us|nobody|no one|everyone|the whole team|all of us)\b", _I), -2),
+    # the sender's own login failing is not an account to close (probe al3: 'my login ... is disabled')
+    ("worker_account", _(r"\bmy (mosaic )?(login|log-?in|account|password)\b[^.?!\n]{0,40}\b(disabled|locked|expired|not working|"
+                         r"isn'?t working|won'?t)\b", _I), -3.5),
     ("worker_details", _(r"\b(moved|moving|transferred|transferring) (from|to) (the )?[^.?!\n]{0,50}\bteam\b|\bbeen (appointed|promoted)\b"
                          r"|\bjob title\b", _I), -2.5),
     ("remove_lock", _(r"\bnothing wrong with the step\b|\bcan'?t get into mosaic at all\b", _I), -4),
@@ -316,6 +324,9 @@ class Classification:
 # field evidence (parsers/evidence.py) counts for a type the wording has not named already only
 # when no other type has this much wording behind it (h42: IDs in an incident report)
 EVIDENCE_RIVAL = 2.5
+# evidence many kinds of request carry (an address with its postcode): it only tips a type the wording
+# already favours, never one it trails (004: a care home as a person's new address)
+WEAK_EVIDENCE = frozenset({"field:organisation name + postcode", "field:person ID + street + postcode"})
 
 
 def _line_of(text: str, pos: int) -> int:
@@ -344,8 +355,9 @@ def score_text(text: str, subject: str = "") -> tuple[dict[str, float], list[Cue
                             weight * share))
     for type_name, name, weight, snippet, pos in field_evidence(text):
         rival = max((v for t, v in scores.items() if t != type_name), default=0.0)
-        if not scores.get(type_name) and rival >= EVIDENCE_RIVAL:
-            continue  # the wording already names another kind of request: the fields fit it too
+        own = scores.get(type_name, 0.0)
+        if rival >= EVIDENCE_RIVAL and (not own or (name in WEAK_EVIDENCE and own < rival)):
+            continue  # the wording names another kind of request (more clearly): the fields fit it too
         scores[type_name] = scores.get(type_name, 0.0) + weight
         cues.append(Cue("type", f"{type_name}:{name}", snippet[:60], _line_of(text, pos), weight))
     for type_name, pattern, weight in NEGATIONS:

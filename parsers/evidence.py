@@ -17,6 +17,12 @@ _SENTENCE_RE = re.compile(r"[^.?!\n]+")
 _WORD_RE = re.compile(r"[A-Za-z][\w'’-]*")
 EXPLANATION_WORDS = 10
 
+POSTCODE_RE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2}\b", re.I)
+STREET_RE = re.compile(r"\b\d{1,4}[a-z]?,? (?:[A-Z][a-z'-]+ ){1,3}(?:Road|Street|Lane|Close|Way|Avenue|Drive|Court|Crescent|Place|"
+                       r"Gardens|Grove|Terrace|Walk|Square|Hill|Park|View|Rise|Mews|Green|Row)\b")
+# an organisation a person is not: a surgery, school or home named with its address (see p2-41)
+ORG_NAME_RE = re.compile(r"\b(?:[A-Z][\w'’&-]*\s+){1,4}(?:Surgery|Practice|Medical Centre|Health Centre|Primary School|School|"
+                         r"Academy|Nursery|Care Home|Children's Home|Nursing Home|Pharmacy|Hospice|Clinic)\b")
 Evidence = tuple[str, str, float, str, int]  # (type, rule, weight, text, position)
 
 
@@ -42,6 +48,11 @@ def field_evidence(text: str) -> list[Evidence]:
     if steps and others and _explains(text):
         out.append(("person_record_change", "field:workstep + person ID + explanation", 2.0,
                     steps[0][0], steps[0][1]))
+    postcode = POSTCODE_RE.search(text)
+    if postcode and others and not steps and len(others) == 1 and STREET_RE.search(text):
+        out.append(("add_address", "field:person ID + street + postcode", 2.0, postcode.group(0), postcode.start()))
+    if postcode and not people and (org := ORG_NAME_RE.search(text)):
+        out.append(("organisation", "field:organisation name + postcode", 2.0, org.group(0), org.start()))
     return out + label_evidence(text)
 
 

@@ -269,6 +269,12 @@ def extract_restricted_record(ctx: Context) -> Found:
     found = Found(ctx.text)
     person_id, _ = _ids(ctx)
     found.set("person_id", person_id, "label:person ID")
+    if not person_id:  # 'could 5520913 be restricted': the record the restriction names (see p2-42)
+        for s in sentences(ctx.text):
+            bare = find_bare_ids(s.text) if re.search(r"\brestrict", s.text, re.I) else []
+            if len(bare) == 1:
+                found.set("person_id", bare[0], "the record restricted", s.text)
+                break
     access: list[str] = []
     added = ADD_ACCESS_RE.search(ctx.text)
     if added:

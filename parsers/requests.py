@@ -54,6 +54,7 @@ SEGMENT_SCORE = 3.5
 ANOTHER_RE = re.compile(r"^\W*(also|separately|secondly|thirdly|additionally|another thing|and also|as well as this|finally|"
                         r"in addition|on another note|one more thing|plus)\b", re.I)
 COUNT_RE = re.compile(r"\b(two|three|four|five|six|2|3|4|5|6|both|several|a few|a couple|following|these|below)\b", re.I)
+SECOND_SCORE = 2.5
 BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]+(?=\S)", re.M)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
 MAX_REQUESTS = 6
@@ -82,7 +83,10 @@ def split_requests(text: str, whole: Classification | None = None) -> list[tuple
     if len(parts) < 2 and len(bullets) < 3:
         return []
     strong = [t for t, s in (whole.scores.items() if whole else ()) if t in ACTIONABLE and s >= SEGMENT_SCORE]
-    if whole is not None and not numbered and len(strong) < 2 and \
+    # a second kind of request with some wording of its own is worth reading segment by segment: its
+    # segment may carry fields that make it strong ('The Castle Practice isn't on Mosaic yet: 2 Castle Hill ...')
+    second = [t for t, s in (whole.scores.items() if whole else ()) if t in ACTIONABLE and s >= SECOND_SCORE]
+    if whole is not None and not numbered and (len(strong) < 1 or len(second) < 2) and len(strong) < 2 and \
             not any(ANOTHER_RE.match(p) for p in parts[1:] + bullets[1:]):
         return []  # the whole text never shows two kinds of request: no segment will
     typed = _typed_segments(parts, numbered) if len(parts) >= 2 else []
