@@ -123,3 +123,23 @@ def test_a_partial_answer_gets_a_request_for_what_is_still_missing(tmp_path: Pat
     ticket = _ticket(ctx)
     assert (ticket.status, ticket.missing) == ("ready", [])
     assert [r.kind for r in _replies(ctx)] == ["request_details"] * 2 + ["ack"]
+
+
+def test_staff_rerun_stores_nhs_numbers_masked_like_the_worker(tmp_path: Path,
+                                                               db_url: str) -> None:
+    settings = make_settings(tmp_path, db_url)
+    ctx = make_ctx(settings)
+    deliver(settings, _mail("Wrong NHS number on record",
+                            "Hi, the NHS number on Leo's record (PID 6012387) was entered as "
+                            "943 476 5919 but it should be 401 023 2137, the health visitor "
+                            "confirmed it this morning. Please can it be corrected?\n\nEllie\n",
+                            "nhs-1"))
+    poll_once(ctx, OPEN_NOW)
+    with ctx.store.session() as s:
+        ticket = ticket_by_reference(s, REF)
+        before = (dict(ticket.fields), dict(ticket.parsed_fields))
+        assert actions.rerun_parser(s, ticket, settings, "alice", OPEN_NOW)
+        after = (dict(ticket.fields), dict(ticket.parsed_fields))
+    stored = repr(after) + repr(ticket.cues)
+    assert "943 476" not in stored and "401 023" not in stored
+    assert after == before  # the same reading, stored the same way

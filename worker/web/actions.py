@@ -16,6 +16,7 @@ from parsers.catalogue import action_for
 
 from .. import conversation, store
 from ..config import Settings
+from ..messages import mask_value
 from ..staff import account_names, audit
 from ..store import STATUS_FOR_ACTION, Ticket
 from .fields import FieldError, all_types, fields_of_type, missing_for, parse_value
@@ -112,15 +113,16 @@ def rerun_parser(session: Session, ticket: Ticket, settings: Settings, actor: st
     audit(session, actor, ticket.id, "rerun_parser", now)
     if request is None:
         return False
+    parsed = mask_value(dict(request.fields))  # NHS/NI numbers masked, as the worker stores
     kept = {k: ticket.fields[k] for k in ticket.edited_fields if k in ticket.fields}
-    fields = {**request.fields, **kept}
+    fields = {**parsed, **kept}
     for name in sorted(set(fields) | set(ticket.fields)):
         if fields.get(name) != ticket.fields.get(name):
             audit(session, actor, ticket.id, "parser_field", now, field=name,
                   old=ticket.fields.get(name), new=fields.get(name))
-    ticket.parsed_fields = dict(request.fields)
+    ticket.parsed_fields = dict(parsed)
     ticket.fields = fields
-    ticket.cues = [c.as_json() for c in request.cues]
+    ticket.cues = mask_value([c.as_json() for c in request.cues])
     ticket.notes = list(request.notes)
     ticket.confidence = float(request.confidence)
     _recompute(session, ticket, actor, now)
