@@ -55,7 +55,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                    r"|\b(close|closing|end|disable|deactivate)\w* (down )?(her|his|their|the) (mosaic )?account"
                                    r"|\baccount (can|should|needs to|to) be (closed|ended|disabled)"
                                    r"|\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated|switched off)\b"
-                                   r"|\b(finishes|finishing) (with us|on|at the end)\b|\b(secondment|contract|placement|post|employment) "
+                                   r"|\b(finishes|finishing|finished) (with us|on|at the end)\b|\b(switch|switched|turn|turned) off\b[^.?!\n]{0,10}$|\b(mosaic|account|access) (be |to be |can be )?(switched|turned) off\b|\b(secondment|contract|placement|post|employment) "
                                    r"(ends|is ending|finishes|will end)\b|\b(remove|end|close|disable|revoke)\w* (her|his|their) (mosaic )?access\b"
                                    r"|\baccess (be |to be |should be )?(removed|revoked|ended)\b", _I), 3.5),
     ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
@@ -172,6 +172,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                             r"|\bworked (fine|ok|okay) (last week|yesterday|before|until)\b", _I), 2.5),
     ("incident", "fault symptoms", _(r"\b(blank|empty) (white |grey |gray )?(screen|page|pdf|document|letter|report)\b|\b(returns|gives|shows) no results\b|\bnone of (the|my)\b[^.?!\n]{0,40}\b(will|would|can) "
                                      r"(open|load|save|print)\b|\b(spinning|loading) (wheel|circle)\b|\bjust (hangs|spins|sits there)\b", _I), 2.5),
+    # a report or list showing the wrong people (probe y5)
+    ("incident", "wrong content", _(r"\b(report|list|screen|tab|dashboard|caseload|tray)\b[^.?!\n]{0,40}\b(is|are) (showing|displaying|including|pulling (through|in)|missing)\b", _I), 2.5),
     ("incident", "gone wrong", _(r"\b(has|have) (disappeared|vanished|gone missing|stopped working)\b|\b(is|are) missing (every|all|some)\b", _I), 2),
     ("incident", "missing content", _(r"\b(were|was) there (on \w+day|last \w+|yesterday|before|this morning|earlier)\b"
                                       r"|\b(list|tab|page|screen|section) is (now )?(empty|blank)\b", _I), 2),
@@ -216,11 +218,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                                     r"|\b(move|moved|send|sent|put)\b[^.?!\n]{0,15}\b(in)?to (their|my|his|her|the right|the correct) tray\b", _I), 3.5),
     # design_change
     ("design_change", "design change", _(r"\bdesign change\b|\bsystem change\b|\bchange to the [^.?!\n]{0,40}\b(form|step|screen)\b", _I), 3.5),
-    ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop-?down|reference data|type)\b|\breference data\b"
-                                          r"|\b(list|drop-?down|lookup|picklist)\b[^.?!\n]{0,60}\b(value|option|entry)\b"
+    ("design_change", "reference data", _(r"\b(new )?(value|option)s?\b[^.?!\n]{0,60}\b(list|drop[- ]?down|reference data|type)\b|\breference data\b"
+                                          r"|\b(list|drop[- ]?down|lookup|picklist)\b[^.?!\n]{0,60}\b(value|option|entry)\b"
                                           r"|\b(made|make|making|be|become|set as|set to) (it |this |that |the [\w ]{1,30})?(mandatory|optional)\b|\bnew field\b|\bas a next action\b|\bnew next action\b", _I), 3),
     ("design_change", "change a form element", _(r"\b(add(ed)?|chang(e|ed)|remov(e|ed)|mak(e|ing)|made|convert(ed)?|renam(e|ed)|replac(e|ed))\b"
-                                                 r"[^.?!\n]{0,40}\b(field|option|value|drop-?down|lookup|tick ?box|question|section|next action|"
+                                                 r"[^.?!\n]{0,40}\b(field|option|value|drop[- ]?down|lookup|tick ?box|question|section|next action|"
                                                  r"free text|mandatory|list)\b|\bonly allows free text\b", _I), 2.5),
     ("design_change", "new element", _(r"\b(need|want|like|request|add|create)\w*\b[^.?!\n]{0,20}\ba new (step|form|field|next action|value|option|list|report|question|section|outcome)\b", _I), 3),
     ("design_change", "system enhancement", _(r"\b(would|could) it be possible for (mosaic|the system)\b|\bcould mosaic\b|\bfor mosaic to\b"
@@ -237,7 +239,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("design_change", "rename an element", _(r"\b(step|form|field|list|value|option|report|screen|next action|tab|section|outcome)\b['’\"]?"
                                              r"[^.?!\n]{0,10}\b(be )?renamed\b|\brename (the|a|this) [^.?!\n]{0,40}\b(step|form|field|list|value|option|"
                                              r"report|screen|tab|section|outcome)\b", _I), 3),
-    ("design_change", "new form element", _(r"\b(new|extra|additional|another)\s+(tick ?box|check ?box|drop-?down|free[- ]text box|text box|button|mandatory field)(es|s)?\b"
+    ("design_change", "new form element", _(r"\b(new|extra|additional|another)\s+(tick ?box|check ?box|drop[- ]?down|free[- ]text box|text box|button|mandatory field)(es|s)?\b"
                                             r"|\b(could|can|would)\b (the|our|this) [^.?!\n]{0,40}\b(form|step|screen)\b (have|include|show|get)\b", _I), 3),
     ("design_change", "behaviour change", _(r"\b(would|could) it be possible to have (the|a|an)\b|\b(default|defaults|defaulted) to\b"
                                             r"|\b(pre-?populate|prepopulate|auto-?fill|autofill|auto-?populate)\w*", _I), 2.5),

@@ -8,7 +8,7 @@ from .context import Context, Found
 from .extract_people import _label, _other_names, find_changes
 from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
-ORG_NOUNS = (r"(?:Health Services|Healthcare|Health Care|Food Bank|Project|Network|Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
+ORG_NOUNS = (r"(?:Health Services|Healthcare|Health Care|Offending Service|Youth Service|Food Bank|Project|Network|Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
              r"Junior School|School|Academy|College|Children's Home|Care Home|Nursing Home|House|Home|Pharmacy|Trust|Hospital|"
              r"Clinic|Centre|Partnership|Neighbourhood Team|Ltd|Limited)")
 # 'Saxilby Church of England Primary School': capitalised words, with the small words names use
@@ -40,7 +40,7 @@ def _org_names(text: str) -> list[str]:
 
 
 # 'has changed its phone number to 01205 444555' (see p2-33)
-CHANGED_TO_RE = re.compile(r"\b(changed|changing|change|updated?|moved)\b[^.?!\n]{0,30}\bto\s*:?\s*$", re.I)
+CHANGED_TO_RE = re.compile(r"\b(changed|changing|change|updated?|moved)\b[^.?!\n]{0,60}\bto\s*:?\s*$", re.I)
 
 
 def _new_phone(text: str) -> str | None:
@@ -49,7 +49,7 @@ def _new_phone(text: str) -> str | None:
         before = text[max(0, pos - 40):pos]
         if re.search(r"\bold\b|\bprevious\b|\bcurrent\b", before, re.I) and not NEW_VALUE_CUE.search(before[-15:]):
             continue
-        if NEW_VALUE_CUE.search(before) or CHANGED_TO_RE.search(before):
+        if NEW_VALUE_CUE.search(before) or CHANGED_TO_RE.search(text[max(0, pos - 90):pos]):
             return phone
     return None
 

@@ -118,6 +118,7 @@ def _worker_action(text: str) -> str:
     if re.search(r"\bleaver\b|\bnotice\b|\bleav(es|ing) (us|the council|the team)|\blast (working )?day|\bfinal working day|"
                  r"\b(clos|end|disabl|deactivat)\w* (down )?(her|his|their|the) (mosaic )?account|account (can|should|needs to|to) be (closed|ended)|"
                  r"\baccount\b[^.?!\n]{0,15}\b(closed|ended|disabled|deactivated)\b|\b(finishes|finishing) (with us|on)\b|"
+                 r"\b(finished|finishes|finishing) (with us|on)\b|\b(mosaic|account|access) (be |to be |can be )?(switched|turned) off\b|"
                  r"\b(secondment|contract|employment) (ends|is ending|finishes)\b|\b(remove|end|close|disable|revoke)\w* (her|his|their) "
                  r"(mosaic )?access\b|\baccess (be |to be )?(removed|revoked)\b",
                  text, re.I):
@@ -214,10 +215,10 @@ DETAIL_PATTERNS = [
                               r"(?!Mosaic\b)([A-Z][\w'-]+)")),
     ("surname", re.compile(r"\b(?:surname|last name|family name)\b[^.?!\n]{0,60}?\b(?:to|is now|will be|should be|:)\s+"
                            r"(?!Mosaic\b)([A-Z][\w'’-]+(?:-[A-Z][\w'-]+)?)")),
-    ("mobile", re.compile(r"\bmobile(?: number| no\.?)?\b[^.?!\n\d]{0,25}?(?:to|is now|is|:)\s*((?:\+44\s?|0)7\d{3}\s?\d{3}\s?\d{3})", re.I)),
+    ("mobile", re.compile(r"\bmobile(?: number| no\.?)?\b[^.?!\n\d]{0,25}?(?:to|is now|is|:|should be|should read|will be)\s*((?:\+44\s?|0)7\d{3}\s?\d{3}\s?\d{3})", re.I)),
     ("phone", re.compile(r"\b(?:desk phone|phone|telephone|landline|direct line|work number|number)\b[^.?!\n\d]{0,25}?"
-                         r"(?:to|is now|is|:)\s*((?:\+44\s?|0)\d{2,4}\s?\d{3,4}\s?\d{3,4})", re.I)),
-    ("email", re.compile(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:to|is now|is|:)\s*(" + EMAIL_RE.pattern + ")", re.I)),
+                         r"(?:to|is now|is|:|should be|should read|will be)\s*((?:\+44\s?|0)\d{2,4}\s?\d{3,4}\s?\d{3,4})", re.I)),
+    ("email", re.compile(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:to|is now|is|:|should be|should read|will be)\s*(" + EMAIL_RE.pattern + ")", re.I)),
 ]
 FROM_TO_RE = re.compile(rf"\bfrom {_NAME} to {_NAME}")
 NOW_WAS_RE = re.compile(rf"{_NAME}\s*\((?:previously|formerly|was|née|nee)\s+{_NAME}\)")

@@ -63,17 +63,18 @@ def extract_incident(ctx: Context) -> Found:
 DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
                             r"create|introduce|include|mandatory|new|send|show|display|alert|notify|allow|stop|prevent|"
                             r"default|automatically|correct|corrected|fix|fixed|spelt|misspelt|extra|additional|have)\b", re.I)
-DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop-?down|screen|question|"
+DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop[- ]?down|screen|question|"
                               r"section|report|button|tab|outcome|lookup|look-up|tick ?box|check ?box|free text|mandatory|alert|"
                               r"notification|email|reminder|case note|date|setting)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
 SYSTEM_RE = re.compile(r"\b(defaults?|alerts?|notifications?|reminders?|e-?mails?|log-?in|performance|search|dashboard|for mosaic to|"
                        r"the system|mosaic to)\b", re.I)
 ITEM_RE = re.compile(r"\b(?:the|a|an|our)\s+((?:[A-Z][\w'&()-]*\s+(?:(?:in|of|and|for|to|on)\s+)?){0,5}[A-Z][\w'&()-]*)\s+"
-                     r"(list|form|step|reference data|drop-?down|screen|lookup)\b")
+                     r"(list|form|step|reference data|drop[- ]?down|screen|lookup)\b")
 # 'a new Case Note Type of ...': a list named by its own title
-LIST_NAME_RE = re.compile(r"\b(?:new|the|a|an)\s+((?:[A-Z][\w'-]*\s+){0,3}(?:Type|Category|Reason|Status|Source|Outcome))()\b")
-ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop-?down)(?: name)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
-TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop-?down\b|\blookup\b", re.I)),
+LIST_NAME_RE = re.compile(r"\b(?:new|the|a|an|of)\s+((?:[A-Z][\w'-]*\s+){0,3}(?:Types?|Categor(?:y|ies)|Reasons?|Status(?:es)?|Sources?|"
+                          r"Outcomes?|Methods?))()\b")
+ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop[- ]?down)(?: name)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
+TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop[- ]?down\b|\blookup\b", re.I)),
            ("reference_data", re.compile(r"\b[A-Z]\w* (Type|Types|Category|Categories|Reason|Reasons|Status|Source)\b")),
            ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),
            ("step", re.compile(r"\bstep\b|\bnext action\b|\bworkflow\b", re.I))]
