@@ -1,4 +1,4 @@
-"""Command line: helpdesk parse | run | demo | tickets | show | db upgrade. Only this module prints."""
+"""Command line: parse, run, demo, tickets, show, status, reparse, replay, db, serve, staff. Only the CLI prints."""
 from __future__ import annotations
 
 import argparse
