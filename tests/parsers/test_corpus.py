@@ -16,7 +16,7 @@ MIN_FULLY_CORRECT = 0.97
 # figure, raised as the parser improves (70% when it was first measured)
 HELDOUT = MESSAGES.parent / "heldout"
 HELDOUT_CASES = sorted(p for p in HELDOUT.glob("*.eml") if p.with_suffix(".json").exists())
-MIN_HELDOUT_CORRECT = 0.96
+MIN_HELDOUT_CORRECT = 0.98
 
 
 def _wants(label: dict) -> list[dict]:
