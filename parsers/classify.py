@@ -148,7 +148,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                          r"|\bsomeone else (has|is in) it\b|\b(says|saying|shows?|showing)\b[^.?!\n]{0,30}\b(is|are) (already |still )?(working|in) (in )?(it|the step|this step)\b", _I), 4),
     ("remove_lock", "left open", _(r"\b(had|has|left) (the|it|this) [^.?!\n]{0,30}\bopen when\b|\blocked to (her|him|them|me)\b", _I), 2),
     ("remove_lock", "step locked", _(r"\b(step|assessment|form|review|it)\b[^.?!\n]{0,25}\b(is |are |still )?locked\b|\blocked (step|out of the)\b"
-                                     r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b"
+                                     r"|\b(release|unlock)\b|\block (be )?removed|\bremove the lock|\bclear (it|the lock)\b|\blocked by\b"
                                      r"|\bcan'?t get back in(to)?\b|\bwon'?t let me (back )?in(to)?\b|\bis (now |still )?locked\b", _I), 2.5),
     # incident
     ("incident", "error", _(r"(?<!in )(?<!human )\berror\b|\bbugs?\b|\bglitch(es|y)?\b|[a-z]exception\b|\bunavailable\b|\bhttp \d{3}\b|\bexception\b|\bcrash|\bfroze|\bfreez|\btim(ed|es|ing)? ?out\b|\btimeouts?\b", _I), 2.5),
@@ -287,6 +287,8 @@ CUE_TABLE = [(t, n, p, w, _case_blind(p)) for t, n, p, w in CUES]
 NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
     ("account_locked", _(r"\b(none of us|nobody|no one|everyone|the whole team|all of us)\b", _I), -2),
+    # a step 'locked by a leaver' asks for the lock, not the account (see p2-53)
+    ("worker_account", _(r"\b(locked|held|open) by (a|an|the|our|someone who is a) leaver\b", _I), -3.5),
     # the sender's own login failing is not an account to close (probe al3: 'my login ... is disabled')
     ("worker_account", _(r"\bmy (mosaic )?(login|log-?in|account|password)\b[^.?!\n]{0,40}\b(disabled|locked|expired|not working|"
                          r"isn'?t working|won'?t)\b", _I), -3.5),

@@ -26,7 +26,7 @@ LABEL_RE = {
         "workplace": r"practice|surgery|school|employer|workplace|organi[sz]ation(?: name)?|based at|works at|place of work",
     }.items()}
 SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:Early Help|Adult Care|Children's Services|"
-                             r"Leaving Care|Fostering|Adoption|Youth Justice)(?: [A-Z][\w'-]*){0,3})")
+                             r"Leaving Care|Fostering|Adoption|Youth Justice|Business Support)(?: [A-Z][\w'-]*){0,3}(?: \([A-Z][\w ]*\))?)")
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+(?:(?:in|of|and|for)[ \t]+)?){0,6}"
                      r"(?:Team|Service|Hub|Unit)(?:[ \t]+(?:\([A-Z][\w \t]*\)|[A-Z][\w'-]*)){0,3})")
 # 'joining the Boston CP team': a named team written with a lower-case 'team' (see p2-30)
@@ -51,7 +51,7 @@ DUAL_TEAM_RE = re.compile(TEAM_RE.pattern.replace(r"(?:in|to|join(?:ing|s)?|with
 DUAL_RE = re.compile(r"\bdual role|\bsecond (role|account)|\badditional role|\balso\b", re.I)
 ALREADY_RE = re.compile(r"\b(already|currently|existing|at the moment|now) (has|have|holds?|works?|is|in|with)\b|\bexisting\b", re.I)
 TEAM_WORD_RE = re.compile(r"\b(Team|Service|Hub|Unit|Early Help|Adult Care|Leaving Care)\b")
-START_RE = re.compile(r"\b(start(s|ing)?|join(s|ing)?|commenc\w+|first day|from)\b", re.I)
+START_RE = re.compile(r"\b(start(s|ing|ed)?|join(s|ing|ed)?|commenc\w+|first day|from)\b", re.I)
 END_RE = re.compile(r"\b(leav(es|ing)|last (working )?day|finish(es|ing)?|ends?|end date|until|final day|from|effective|on)\b", re.I)
 MANAGER_RE = re.compile(rf"\bmanager(?: there)? (?:is|will be)\s+{_NAME}|\breports? to\s+{_NAME}|\bmanaged by\s+{_NAME}")
 

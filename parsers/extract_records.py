@@ -216,7 +216,10 @@ ACCESS_CUE_RE = re.compile(
     r"so that only|only)\s*:?\s*((?:[^.?!\n]|\n\s*[-*•]\s*)+)", re.I | re.M)
 # 'please add Leah Grant to the access list', 'give the Leaving Care Team access' (change of access)
 ADD_ACCESS_RE = re.compile(r"\b(?:add|give|grant)\s+((?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6}(?:(?:,|and|&)\s+(?:the\s+)?(?:[A-Z][\w'’-]+\s?){1,6})*)"
-                           r"\s*(?:to the access list|access\b)")
+                           r"\s*(?:to the access list|access\b)"
+                           # 'could Lucy Brent in the Leaving Care Team be added to the access list' (see p2-54)
+                           r"|\b((?:[A-Z][\w'’-]+\s){1,3})(?:(?:in|from) (?:the )?(?:[A-Z][\w'’()-]+\s?){1,6})?\s*(?:be|to be|is|being) "
+                           r"added to the access list")
 ROLE_IN_PARENS_RE = re.compile(r"\b(manager|worker|adviser|advisor|officer|practitioner|lead|head|director|assistant|"
                                r"coordinator|nurse|therapist|me|myself)\b", re.I)
 ACCESS_STOP_RE = re.compile(r"\s+(?:should|can|could|will|would|need|needs|must|are|is|have)\b.*$|\s+(?:to|can) (?:see|view|access)\b.*$"
@@ -278,7 +281,7 @@ def extract_restricted_record(ctx: Context) -> Found:
     access: list[str] = []
     added = ADD_ACCESS_RE.search(ctx.text)
     if added:
-        access = _access_items(added.group(1), sender_full_name(ctx))
+        access = _access_items(added.group(1) or added.group(2), sender_full_name(ctx))
         found.set("access", access, "access added", added.group(0))
     for m in [] if access else ACCESS_CUE_RE.finditer(ctx.text):
         access = _access_items(m.group(1), sender_full_name(ctx))

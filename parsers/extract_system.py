@@ -15,7 +15,7 @@ GENERIC_REPORT_RE = re.compile(r"\breport (?:an? )?(?:incident|error|problem|iss
                                r"(?: with mosaic)?", re.I)
 PROBLEM_RE = re.compile(r"exception\b|\bwhenever i\b|\bunavailable\b|\b(is|was|went|seems|goes) down\b|\b(none of us|nobody|no one)\b|\b(not|never|aren'?t|isn'?t|doesn'?t|don'?t) (generat|open|load|sav|print|show|display|appear|upload|send|finalis|complet)\w*|\berror|\bwon'?t\b|\bwill not\b|\bcan'?t\b|\bcannot\b|\bnot (working|saving|loading|opening)\b|\bslow\b|"
                         r"\bcrawling\b|\bcrash|\bfroze|\bfreez|\btim(ed|ing) out\b|\btimeouts?\b|\bfail|\bbroken\b|\bblank\b|"
-                        r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b", re.I)
+                        r"\bdisappear|\bmissing\b|\bstuck\b|\bhang|\bcould not\b|\bcouldn'?t\b|\bunable\b|\bmosaic down\b|\bbad gateway\b", re.I)
 # 'I get this error:' then the message on its own line (see tests/messages/h57)
 ERROR_LINE_RE = re.compile(r"\b(?:error|message|says|saying|following|this|getting)\b[^\n]{0,60}:[ \t]*\n+[ \t]*([^\n]{5,200})", re.I)
 # asking how to report, not reporting (see 034)
@@ -39,6 +39,10 @@ def extract_incident(ctx: Context) -> Found:
                  and not ID_MENTION_RE.fullmatch(s.text.strip())]
         if plain:
             found.set("description", plain[0], "statement in an incident report", plain[0])
+        else:  # a short report: 'Is Mosaic down? I'm getting a 503 error.' (see p2-52)
+            short = [s.text for s in sentences(without_greeting(text)) if PROBLEM_RE.search(s.text) and word_count(s.text) >= 3]
+            if short:
+                found.set("description", " ".join(short[:2]), "short report", short[0])
     for m in QUOTED_RE.finditer(ctx.text):
         quoted = (m.group(1) or m.group(2)).strip()
         if word_count(quoted) >= 3 or re.search(r"error|fail|unable|invalid|denied|cannot|can't|not |timed out|exception|\d{3}",
