@@ -21,7 +21,7 @@ from .model import Cue, ParsedMessage, ParseOptions, Request
 from .quoting import Sections, request_text_of, sections_of
 from .requester import find_requester
 from .sensitive import sensitive_kinds
-from .sentences import segments
+from .sentences import segments, word_count
 
 __all__ = ["find_requests", "request_text_of", "ticket_refs_in", "requests_for_text"]
 
@@ -55,6 +55,10 @@ ANOTHER_RE = re.compile(r"^\W*(also|separately|secondly|thirdly|additionally|ano
                         r"in addition|on another note|one more thing|plus)\b", re.I)
 COUNT_RE = re.compile(r"\b(two|three|four|five|six|2|3|4|5|6|both|several|a few|a couple|following|these|below)\b", re.I)
 SECOND_SCORE = 2.5
+# a reply this short is read with the history it quotes to find its kind of request, when it gives a
+# value (an ID, an address, a date) rather than thanks
+SHORT_REPLY_WORDS = 15
+GIVES_VALUE_RE = re.compile(r"\d{4,10}|@|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
 BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]+(?=\S)", re.M)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
 MAX_REQUESTS = 6
@@ -180,6 +184,8 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
                 built = [replace(r, notes=tuple(n for n in r.notes if n != "organisation_request_needed"))
                          for r in built]
             return built
+        if cls.confidence < options.triage_below_confidence and word_count(text) < SHORT_REPLY_WORDS:
+            cls = _typed_by_history(cls, msg, text, subject, options)
         type_name, confidence, cues = _resolve_rules(cls, text, sections.signature), cls.confidence, cls.cues
     else:
         scores, cue_list = score_text(text, subject)
@@ -188,6 +194,20 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
             Cue("type", "thread:ticket type kept", forced_type),)
     sensitive = _sensitive(msg, text, {type_name})
     return [_build(type_name, base, confidence, cues, requester, options, sensitive)]
+
+
+def _typed_by_history(cls: Classification, msg: ParsedMessage, text: str, subject: str,
+                      options: ParseOptions) -> Classification:
+    """'It's ws 55667788 - thanks!' above the quoted history: the kind of request comes from what the
+    reply quotes (its own earlier mail), the fields still only from the new words (see p2-56)."""
+    history = msg.text.replace(text.split("\n\n")[-1], "", 1) if msg.text else ""
+    if word_count(history) < 5 or not GIVES_VALUE_RE.search(text):
+        return cls  # 'Thanks, all sorted!' above a quoted request asks for nothing new
+    quoted = classify(history, subject)
+    if quoted.type not in ACTIONABLE or quoted.confidence < options.triage_below_confidence:
+        return cls
+    cue = Cue("type", f"{quoted.type}:the quoted history", "", None, 0.0)
+    return Classification(quoted.type, quoted.confidence * 0.9, quoted.scores, quoted.cues + (cue,))
 
 
 def _build(type_name: str, ctx: Context, confidence: float, cues: tuple[Cue, ...], requester,
