@@ -58,6 +58,9 @@ SECOND_SCORE = 2.5
 # a reply this short is read with the history it quotes to find its kind of request, when it gives a
 # value (an ID, an address, a date) rather than thanks
 SHORT_REPLY_WORDS = 15
+REPLY_SUBJECT_RE = re.compile(r"^\s*(re|aw|sv|antw)\s*:", re.I)
+THANKS_RE = re.compile(r"^\W*(many thanks|thanks|thank you|cheers|ta|great|perfect|brilliant|lovely|all sorted|sorted|that'?s "
+                       r"(great|fine|sorted|brilliant|perfect)|that worked|it'?s working)\b", re.I)
 GIVES_VALUE_RE = re.compile(r"\d{4,10}|@|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b")
 BULLET_RE = re.compile(r"^[ \t]*[-*\u2022][ \t]+(?=\S)", re.M)
 # more typed segments than this is a list or a newsletter, not a set of requests: read it as one
@@ -168,6 +171,8 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
     """Classify and extract the request(s) in `text` (the message's request text, or a conversation's)."""
     requester = find_requester(msg, sections.signature)
     subject = " ".join(s for s in (clean_subject(msg.subject), sections.forwarded_subject) if s)
+    if _thanks_only(msg.subject, text):
+        subject = ""  # 'RE: Locked step' above 'Thanks, all sorted!' asks for nothing again
     if subject and len(re.findall(r"[A-Za-z]{2,}", text)) < 8:
         text = f"{subject}\n\n{text}".strip()  # the request is in the subject line ('PID 1234567 new address ...')
     base = Context(text=text, subject=subject, date=msg.date, sender_name=flip_name(msg.sender.name),
@@ -194,6 +199,12 @@ def requests_for_text(msg: ParsedMessage, sections: Sections, text: str, options
             Cue("type", "thread:ticket type kept", forced_type),)
     sensitive = _sensitive(msg, text, {type_name})
     return [_build(type_name, base, confidence, cues, requester, options, sensitive)]
+
+
+def _thanks_only(subject: str, text: str) -> bool:
+    """'RE: Locked step' / 'Thanks, all sorted now!': a reply that thanks asks for nothing (p2-57)."""
+    return bool(REPLY_SUBJECT_RE.match(subject or "")) and bool(THANKS_RE.match(text.strip())) \
+        and not GIVES_VALUE_RE.search(text) and "?" not in text
 
 
 def _typed_by_history(cls: Classification, msg: ParsedMessage, text: str, subject: str,
