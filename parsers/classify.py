@@ -39,9 +39,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("add_address", "moved home", _(r"\b(moved|moves|moving) (in )?(to|with|into)\b|\bnew (foster )?placement\b"
                                     r"|\bsigned for (her|his|their|the) (flat|house|tenancy)|\btenancy\b", _I), 1),
     # worker_account
-    ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub))"
+    ("worker_account", "new starter", _(r"\bnew starter|\bstart(s|ing)? with us|\bjoin(ing|s) (us|the [\w' ]{0,40}(team|service|hub)|my team|our team)"
                                         r"|\bnew (social worker|member of staff|staff member|worker)\b", _I), 3),
     ("worker_account", "account set-up", _(r"\b(set up|create|open|new) [^.?!\n]{0,30}(mosaic )?(account|login|user)\b"
+                                           r"|\b(request|requesting|arrange|arranging)\b (a |an )?(new )?(mosaic )?(account|login)\b"
                                            r"|\b(account|login)\b[^.?!\n]{0,20}\b(be )?(created|set up|opened)\b", _I), 3),
     ("worker_account", "new colleague", _(r"\b(our|a|my) new [\w -]{0,25}\b(worker|officer|therapist|practitioner|assistant|manager|nurse|"
                                           r"assessor|adviser|coordinator|apprentice)\b|\b(he|she|they) (starts|start|will start|is starting) "
@@ -159,6 +160,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("incident", "stuck", _(r"\b(stuck|hanging|frozen) (on|in|as|at)\b(?! (a |the |this |my )?(step|assessment|review|form)\b)|\b(hasn'?t|haven'?t|isn'?t|aren'?t|won'?t|not|never) "
                             r"(sync|synced|syncing|sent|uploaded|updated|updating|refreshed)\b", _I), 2.5),
     ("incident", "lost work", _(r"\b(losing|lost|lose) (what|my|the|all|our)\b[^.?!\n]{0,20}\b(work|notes|typed|text|data|changes)\b"
+                                r"|\b(logged|kicked|threw|thrown) me out\b|\b(note|notes|work|text|entry|document) (has|have) (gone|been lost|vanished)\b"
                                 r"|\bsession (has )?expired\b|\bkeeps? (logging|kicking|throwing) (me )?out\b", _I), 2.5),
     ("incident", "false message", _(r"\b(says|saying|tells me|complains)\b[^.?!\n]{0,50}\b(is missing|are missing|missing|required|invalid|"
                                     r"not (valid|allowed|found))\b", _I), 2),
@@ -243,6 +245,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                             r"|\b(could|can|would)\b (the|our|this) [^.?!\n]{0,40}\b(form|step|screen)\b (have|include|show|get)\b", _I), 3),
     ("design_change", "behaviour change", _(r"\b(would|could) it be possible to have (the|a|an)\b|\b(default|defaults|defaulted) to\b"
                                             r"|\b(pre-?populate|prepopulate|auto-?fill|autofill|auto-?populate)\w*", _I), 2.5),
+    ("design_change", "change how a step works", _(r"\b(step|form|workflow|screen|process)\b (be |to be )?(changed|amended|altered|updated|set up) so (that )?\b"
+                                                   r"|\bso that it (goes|routes|passes|is sent) to\b", _I), 3),
     ("design_change", "misspelt value", _(r"\b(spelt|misspelt|misspelled|spelling|typo)\b", _I), 1.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record

@@ -30,6 +30,7 @@ SERVICE_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |
 TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+(?:(?:in|of|and|for)[ \t]+)?){0,6}"
                      r"(?:Team|Service|Hub|Unit)(?:[ \t]+(?:\([A-Z][\w \t]*\)|[A-Z][\w'-]*)){0,3})")
 # 'joining the Boston CP team': a named team written with a lower-case 'team' (see p2-30)
+MY_TEAM_RE = re.compile(r"\b(?:my|our) team\s*\(([A-Z][^)]{2,50})\)")
 LOWER_TEAM_RE = re.compile(r"\b(?:in|to|join(?:ing|s)?|with|into|for) (?:the |our )?((?:[A-Z][\w'’&-]*[ \t]+){1,4}(?:[a-z][\w'’&-]*[ \t]+){0,2}team)\b")
 # only after 'as a' ('starts as a locum Social Worker') or with a kind of post before it ('a student social
 # worker'): 'she is a nurse' elsewhere in a message says nothing about the new account
@@ -128,6 +129,7 @@ def _worker_action(text: str) -> str:
                  r"|\b(he|she|they) (starts|will start|is starting) (in|with|on|at|as)\b"
                  r"|\b(?-i:[A-Z][a-z]+ [A-Z][\w'-]+) (starts|will start|is starting|joins|is joining) (as|with|in|on)\b"
                  r"|\b(she|he|they)('ll| will) need (access to )?mosaic\b|\bset up (mosaic|access)\b"
+                 r"|\b(request|requesting|arrange)\b (a |an )?(new )?(mosaic )?(account|login)\b|\bjoin(ing|s) (my|our) team\b"
                  r"|\b(our|a|my) new [\w -]{0,25}\b(worker|officer|therapist|practitioner|assistant|nurse|assessor|adviser|"
                  r"coordinator|apprentice)\b", text, re.I) or (_label("start_date", text) and not _label("end_date", text)):
         return "add"
@@ -155,6 +157,8 @@ def extract_worker_account(ctx: Context) -> Found:
             name = sender_full_name(ctx)  # about their own account: 'please close my account'
     found.set("worker_name", name, "worker name")
     team = _label("team", text)
+    if not team and action == "add" and (mine := MY_TEAM_RE.search(text)):
+        team = tidy(mine.group(1))  # 'joining my team (Adult Care Gainsborough)' (see p2-59)
     if not team and action == "dual_role":
         team = _dual_role_team(text)
     if not team and action in ("add", "dual_role"):

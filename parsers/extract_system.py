@@ -80,7 +80,8 @@ LIST_NAME_RE = re.compile(r"\b(?:new|the|a|an|of)\s+((?:[A-Z][\w'-]*\s+){0,3}(?:
 ITEM_LABEL_RE = re.compile(r"^[ \t]*(form|step|screen|list|reference data|drop[- ]?down)(?: name)?(?:[ \t]*:[ \t]*|[ \t]{2,}|\t)(\S.*)$", re.I | re.M)
 TARGETS = [("reference_data", re.compile(r"\b(value|option)s?\b|\breference data\b|\blist\b|\bdrop[- ]?down\b|\blookup\b", re.I)),
            ("reference_data", re.compile(r"\b[A-Z]\w* (Type|Types|Category|Categories|Reason|Reasons|Status|Source)\b")),
-           ("form", re.compile(r"\bform\b|\bfield\b|\bsection\b|\bquestion\b", re.I)),
+           # 'section' in lower case: 'Section 47' names a step, not a part of a form (see p2-61)
+           ("form", re.compile(r"\b(?i:form|field|question)\b|\bsection\b")),
            ("step", re.compile(r"\bstep\b|\bnext action\b|\bworkflow\b", re.I))]
 
 

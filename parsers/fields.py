@@ -136,7 +136,8 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
                 and ":" not in lines[j] and len(block) < 5:
             block.insert(0, lines[j].strip(" ,"))
             j -= 1
-        if block and (len(block) >= 2 or any(ch.isdigit() for ch in block[0])):
+        if block and (len(block) >= 2 or any(ch.isdigit() for ch in block[0])
+                      or re.search(r"\b" + STREET_WORDS + r"\b,", block[0])):  # 'Travelodge, Lincoln Road, Newark' (p2-58)
             return ", ".join(block), postcode
     return None
 
