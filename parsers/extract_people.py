@@ -219,7 +219,7 @@ DETAIL_PATTERNS = [
     ("title", re.compile(rf"\btitle\b[^.?!\n]{{0,50}}?\b(?:to|is now|should be|:)\s+{TITLES}\b", re.I)),
     ("first_name", re.compile(r"\b(?:first name|forename|christian name)\b[^.?!\n]{0,50}?\b(?:to|is now|should be|:)\s+"
                               r"(?!Mosaic\b)([A-Z][\w'-]+)")),
-    ("surname", re.compile(r"\b(?:surname|last name|family name)\b[^.?!\n]{0,60}?\b(?:to|is now|will be|should be|:)\s+"
+    ("surname", re.compile(r"\b(?:surname|last name|family name)\b[^.?!\n]{0,60}?\b(?:to|is now|will be|should be|is|:)\s+"
                            r"(?!Mosaic\b)([A-Z][\w'’-]+(?:-[A-Z][\w'-]+)?)")),
     ("mobile", re.compile(r"\bmobile(?: number| no\.?)?\b[^.?!\n\d]{0,25}?(?:to|is now|is|:|should be|should read|will be)\s*((?:\+44\s?|0)7\d{3}\s?\d{3}\s?\d{3})", re.I)),
     ("phone", re.compile(r"\b(?:desk phone|phone|telephone|landline|direct line|work number|number)\b[^.?!\n\d]{0,25}?"

@@ -128,6 +128,9 @@ def _address_block(text: str) -> tuple[str, str | None] | None:
         start = HOUSE_START_RE.search(before)  # 'Can you add 22 Tennyson Close, Lincoln' (see p2-12)
         if start and start.start() and SENTENCE_WORD_RE.search(before[:start.start()]):
             before = before[start.start():]
+        elif not start and (at := list(re.finditer(r"\b(?:at|to|is|on)\s+(?=[A-Z])", before))) \
+                and SENTENCE_WORD_RE.search(before[:at[-1].start()]):
+            before = before[at[-1].end():]  # 'It opened in January at Northfield Road, Grantham' (p2-62)
         if len(before) > 50:
             continue
         block: list[str] = [before] if before else []
