@@ -41,6 +41,12 @@ def base_subject(subject: str | None) -> str:
     return _WS.sub(" ", s).strip().lower()
 
 
+def may_follow_up(subject: str | None, reference_prefix: str) -> bool:
+    """A subject find_tickets may thread by: a reply/forward prefix or one of our references."""
+    return bool(_SUBJECT_PREFIX.match(subject or "")) or \
+        f"{reference_prefix}-".lower() in (subject or "").lower()
+
+
 def _fold(text: str) -> str:
     return _WS.sub(" ", _QUOTE_MARK.sub("", text)).strip().lower()
 

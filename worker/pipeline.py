@@ -1,8 +1,9 @@
 """poll_once(ctx, now): fetch -> parse -> thread -> store + queue replies (one transaction) -> mark.
 
 Order of side effects: a batch of messages, their tickets and queued replies commit together
-(each message inside its own SAVEPOINT, so one bad message or a racing worker's duplicate only
-rolls back itself); only after the commit are the messages moved to the processed folder.
+(their rows sent once per table: worker/rowbuffer.py); only after the commit are the messages
+moved to the processed folder. If the batch fails (one bad message, a racing worker's duplicate)
+it is redone with each message inside its own SAVEPOINT, so that message only fails itself.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from parsers import ParseOptions, ParseResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from . import store
+from . import conversation, rowbuffer, store
 from .config import Settings
 from .faults import crash_point
 from .mailbox import FolderState, Mailbox, MailboxUnavailableError, RawMessage
@@ -147,7 +148,7 @@ def handle_message(session: Session, item: Fetched, writer: TicketWriter, mailbo
                    now: datetime) -> MessageOutcome:
     """Store one message and its ticket(s), queue its replies; caller owns the transaction."""
     stored = build_stored_message(item.raw, item.key, item.result, item.crash, now, mailbox_name)
-    store.insert_row(session, stored)  # a duplicate key raises IntegrityError here (SAVEPOINT)
+    store.insert_row(session, stored)  # a duplicate key raises IntegrityError at the flush
     tickets, outcome, replies = writer.file(session, stored, item.result, item.crash)
     if outcome == "note" and item.result is not None:  # machine mail kept on a ticket
         types, actions = [r.type for r in item.result.requests[:1]], ["ignore"]
@@ -198,20 +199,45 @@ def _store_batch(ctx: WorkerContext, batch: list[Fetched], mailbox: Mailbox, uid
     with ctx.store.session() as session:
         seen = resolve_keys(session, batch)  # re-keys a different message reusing a Message-ID
         crashed = store.crashed_messages(session, seen) if seen else {}
-        for item in batch:
-            retry = crashed.pop(item.key, None) if item.crash is None else None
-            if item.key in seen and retry is None:
-                done.append((item, MessageOutcome(item.raw.uid, "duplicate", item.key)))
-                continue
-            if isolate:
-                outcome = _store_isolated(session, item, retry, writer, mailbox.name, now)
-            else:
-                outcome = _store_one(session, item, retry, writer, mailbox.name, now)
-            seen.add(item.key)
-            done.append((item, outcome))
+        # rows go out once per table at the end (and before any read that may need them)
+        needed = _ids_needed(batch, seen, crashed, ctx.options.reference_prefix)
+        with rowbuffer.buffered(session, needed) as rows:
+            for item in batch:
+                retry = crashed.pop(item.key, None) if item.crash is None else None
+                if item.key in seen and retry is None:
+                    done.append((item, MessageOutcome(item.raw.uid, "duplicate", item.key)))
+                    continue
+                if isolate:
+                    outcome = _store_isolated(session, rows, item, retry, writer, mailbox.name,
+                                              now)
+                else:
+                    outcome = _store_one(session, item, retry, writer, mailbox.name, now)
+                seen.add(item.key)
+                done.append((item, outcome))
         store.advance_last_uid(session, mailbox.name, batch[0].raw.folder, uidvalidity,
                                max(f.raw.uid for f in batch))
     return done
+
+
+def _ids_needed(batch: list[Fetched], seen: set[str], crashed: dict[str, StoredMessage],
+                reference_prefix: str) -> dict[str, int]:
+    """How many message and ticket ids a batch will likely take (PostgreSQL takes them from
+    the sequences in one go; unused ones are gaps in the references, so this errs low): a new
+    conversation makes a ticket per request; mail that may follow up a ticket is not counted."""
+    tickets = messages = 0
+    for item in batch:
+        if item.key in seen and (item.key not in crashed or item.crash is not None):
+            continue  # a duplicate
+        messages += item.key not in seen
+        result = item.result
+        msg = result.message if result is not None else None
+        if result is None or msg is None or result.error:
+            tickets += 1
+        elif not (result.ticket_refs or msg.in_reply_to or msg.references
+                  or conversation.may_follow_up(msg.subject, reference_prefix)):
+            ignored = any(r.action == "ignore" for r in result.requests)
+            tickets += 1 if ignored else max(1, len(result.requests))
+    return {"messages": messages, "tickets": tickets}
 
 
 def _store_one(session: Session, item: Fetched, retry: StoredMessage | None,
@@ -221,20 +247,24 @@ def _store_one(session: Session, item: Fetched, retry: StoredMessage | None,
     return handle_message(session, item, writer, mailbox_name, now)
 
 
-def _store_isolated(session: Session, item: Fetched, retry: StoredMessage | None,
-                    writer: TicketWriter, mailbox_name: str, now: datetime) -> MessageOutcome:
+def _store_isolated(session: Session, rows: rowbuffer.RowBuffer, item: Fetched,
+                    retry: StoredMessage | None, writer: TicketWriter, mailbox_name: str,
+                    now: datetime) -> MessageOutcome:
     """One message inside its own SAVEPOINT: its failure rolls back only itself."""
     savepoint = session.begin_nested()
     try:
         outcome = _store_one(session, item, retry, writer, mailbox_name, now)
+        rows.flush()  # its rows' errors (a duplicate key) belong to this savepoint
         savepoint.commit()
         return outcome
     except IntegrityError as exc:
+        rows.discard()
         savepoint.rollback()
         if store.existing_keys(session, [item.key]):  # a racing worker stored it
             return MessageOutcome(item.raw.uid, "duplicate", item.key)
         log_bug(f"uid={item.raw.uid}: could not store the message", exc)  # not a duplicate
     except Exception as exc:  # noqa: BLE001 - one bad message must not stop the batch
+        rows.discard()
         savepoint.rollback()
         log_bug(f"uid={item.raw.uid}: could not store the message", exc)
     return MessageOutcome(item.raw.uid, "failed", item.key)

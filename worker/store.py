@@ -17,6 +17,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from . import rowbuffer
+
 log = logging.getLogger(__name__)
 
 # parse_error of a message the parser raised on (a bug): replaying it re-files it
@@ -377,9 +379,16 @@ _INSERTS: dict[str, Any] = {}
 
 def insert_row(session: Session, row: SQLModel) -> SQLModel:
     """INSERT one row with a cached core statement on the session's connection (a third of the
-    ORM flush's cost); sets its id. The row stays detached: later changes need statements."""
+    ORM flush's cost); sets its id. The row stays detached: later changes need statements.
+    Inside rowbuffer.buffered(session) the row is queued (its id allocated) instead."""
     table = row.__table__  # type: ignore[attr-defined]
     returning = "id" in table.columns and getattr(row, "id", None) is None
+    buffer = rowbuffer.active(session)
+    if buffer is not None:  # a batch: the id now, the INSERT with the table's others
+        if returning:
+            row.id = buffer.new_id(table)  # type: ignore[attr-defined]
+        buffer.add(table, _columns(row))
+        return row
     key = f"{table.name}:{returning}"
     stmt = _INSERTS.get(key)
     if stmt is None:
@@ -391,10 +400,21 @@ def insert_row(session: Session, row: SQLModel) -> SQLModel:
     return row
 
 
+def new_id(session: Session, model: type[SQLModel]) -> int | None:
+    """The id the next row of `model` inserted in this batch may take (None outside a batch:
+    insert_row then gets it from the database)."""
+    buffer = rowbuffer.active(session)
+    return buffer.new_id(model.__table__) if buffer is not None else None  # type: ignore[attr-defined]
+
+
 def insert_values(session: Session, model: type[SQLModel], **values: Any) -> None:
     """INSERT one row from plain values (every NOT NULL column given): skips building a model
     object, which costs more than the INSERT itself."""
     table = model.__table__  # type: ignore[attr-defined]
+    buffer = rowbuffer.active(session)
+    if buffer is not None:
+        buffer.add(table, values)
+        return
     key = f"{table.name}:values"
     stmt = _INSERTS.get(key)
     if stmt is None:

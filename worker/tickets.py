@@ -185,13 +185,22 @@ class TicketWriter:
 
     def _insert(self, session: Session, ticket: Ticket, stored: StoredMessage,
                 missing: tuple[str, ...] | list[str]) -> Ticket:
-        store.insert_row(session, ticket)  # core INSERT ... RETURNING id: cheap at volume
-        ticket.reference = f"{self.settings.helpdesk.reference_prefix}-{ticket.id:06d}"
-        session.connection().execute(_SET_REFERENCE, {"tid": ticket.id, "ref": ticket.reference})
+        ticket.id = store.new_id(session, Ticket)  # a batch allocates ids up front
+        if ticket.id is not None:  # the reference goes in with the row
+            ticket.reference = self._reference(ticket.id)
+            store.insert_row(session, ticket)
+        else:  # core INSERT ... RETURNING id, then the reference it makes
+            store.insert_row(session, ticket)
+            ticket.reference = self._reference(ticket.id or 0)
+            session.connection().execute(_SET_REFERENCE, {"tid": ticket.id,
+                                                          "ref": ticket.reference})
         store.link_message(session, ticket.id or 0, stored.id or 0, "request", self.now)
         store.add_event(session, ticket.id, "created", self.now, type=ticket.type,
                         action=ticket.action, missing=list(missing))
         return ticket
+
+    def _reference(self, ticket_id: int) -> str:
+        return f"{self.settings.helpdesk.reference_prefix}-{ticket_id:06d}"
 
     def supersede_unreadable(self, session: Session, stored: StoredMessage) -> None:
         """The triage ticket a parser crash made for this message gives way to real ones."""
