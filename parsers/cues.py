@@ -62,8 +62,11 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("worker_account", "account status", _(r"\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|unlock)\w*\b[^.?!\n]{0,30}\b(her|his|their) (mosaic )?account\b"
                                             r"|\b(her|his|their) (mosaic )?account\b[^.?!\n]{0,20}\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*"
                                             r"|\b(reactivat|re-?activat|re-?enabl|unsuspend|reinstat|suspend)\w*\b[^.?!\n]{0,10}\b[A-Z][a-z]+(?: [A-Z][\w'-]+)?['’]s (mosaic )?account\b", _I), 3.5),
+    # 'could you give me the same access as my colleagues': a change to an account's permissions (p2-66)
+    ("worker_account", "permissions", _(r"\b(the same|more|extra|additional|wider|further) (access|permissions|rights)( as)?\b"
+                                        r"|\b(permissions|access rights|security (group|profile)|profile)\b[^.?!\n]{0,30}\b(updated|changed|added|extended)\b", _I), 2.5),
     ("worker_account", "dual role", _(r"\bdual role|\bsecond (role|account)|\badditional role", _I), 4),
-    ("worker_account", "role or team change", _(r"\b(moved|moving|transferred|transferring|move) (from|to) (the )?[^.?!\n]{0,50}\bteam\b"
+    ("worker_account", "role or team change", _(r"\b(moved|moving|transferred|transferring|move) (from|to|into) (the )?[^.?!\n]{0,50}\b(team|hub)\b"
                                                 r"|\bchange of (role|team|job title)|\bnew (role|post|job title)\b"
                                                 r"|\b(been )?(appointed|promoted)\b|\bjob title\b[^.?!\n]{0,40}\b(chang|updat)", _I), 3),
     # worker_details
@@ -247,6 +250,10 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                             r"|\b(pre-?populate|prepopulate|auto-?fill|autofill|auto-?populate)\w*", _I), 2.5),
     ("design_change", "change how a step works", _(r"\b(step|form|workflow|screen|process)\b (be |to be )?(changed|amended|altered|updated|set up) so (that )?\b"
                                                    r"|\bso that it (goes|routes|passes|is sent) to\b", _I), 3),
+    # 'can the limit be increased', "the Contact Source list doesn't have 'X' - can it be added?" (p2-64, p2-65)
+    ("design_change", "limit or missing value", _(r"\b(character |word )?(limit|maximum|max)\b[^.?!\n]{0,30}\b(increased|raised|extended|removed|lifted|changed)\b"
+                                                  r"|\b(list|drop[- ]?down|options?|values?)\b[^.?!\n]{0,40}\b(doesn'?t|does not|don'?t|do not) (have|include|contain|offer)\b"
+                                                  r"|\b(can|could) (it|this|that|they|these) be added( to the (list|drop[- ]?down))?\b", _I), 3),
     ("design_change", "misspelt value", _(r"\b(spelt|misspelt|misspelled|spelling|typo)\b", _I), 1.5),
     ("design_change", "form field", _(r"\bfield\b[^.?!\n]{0,60}\b(form|step|screen)\b|\b(form|step|screen)\b[^.?!\n]{0,60}\bfield\b", _I), 2),
     # restricted_record
@@ -282,6 +289,8 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
 NEGATIONS: list[tuple[str, re.Pattern, float]] = [
     ("account_locked", _(r"\b(login|log-?in|account|password) (is|works|is working) (fine|ok|okay)\b", _I), -6),
     ("account_locked", _(r"\b(none of us|nobody|no one|everyone|the whole team|all of us)\b", _I), -2),
+    # 'Job title: Approved Mental Health Professional' is a worker's post, not a professional (heldout 005)
+    ("professional", _(r"^[ \t]*(?:[-*\u2022][ \t]*)?(job title|role|post|position)[ \t]*[:\-–][^\n]*\bprofessional\b", _I | re.M), -5),
     # a step 'locked by a leaver' asks for the lock, not the account (see p2-53)
     ("worker_account", _(r"\b(locked|held|open) by (a|an|the|our|someone who is a) leaver\b", _I), -3.5),
     # the sender's own login failing is not an account to close (probe al3: 'my login ... is disabled')

@@ -66,7 +66,8 @@ def extract_incident(ctx: Context) -> Found:
 
 DESIGN_VERB_RE = re.compile(r"\b(add|added|adding|make|made|making|change|changed|remove|removed|rename|renamed|amend|"
                             r"create|introduce|include|mandatory|new|send|show|display|alert|notify|allow|stop|prevent|"
-                            r"default|automatically|correct|corrected|fix|fixed|spelt|misspelt|extra|additional|have)\b", re.I)
+                            r"default|automatically|correct|corrected|fix|fixed|spelt|misspelt|extra|additional|have|increase|increased|"
+                            r"extend|extended|raise|raised)\b", re.I)
 DESIGN_OBJECT_RE = re.compile(r"\b(value|option|field|form|step|list|next action|reference data|drop[- ]?down|screen|question|"
                               r"section|report|button|tab|outcome|lookup|look-up|tick ?box|check ?box|free text|mandatory|alert|"
                               r"notification|email|reminder|case note|date|setting)s?\b|\b[A-Z]\w* (Type|Category|Reason|Status|Source)\b", re.I)
