@@ -263,6 +263,7 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
     ("account_locked", "account locked", _(r"\b(account|login|log-?in|log on|password)\b[^.?!\n]{0,30}\b(locked|expired|reset|disabled|"
                                            r"doesn'?t work|didn'?t work|not working|isn'?t working|stopped working|won'?t work)\b|\blocked out of mosaic\b|\bcan'?t (log|sign) ?(in|on)\b"
                                            r"|\b(couldn'?t|can'?t|cannot) (log|sign) (me )?(back )?(in|on)\b", _I), 4),
+    ("account_locked", "locked out", _(r"\b(i'?m|i am|i'?ve been|i have been|i got|got) (now )?locked out\b", _I), 4),
     ("account_locked", "can't get in", _(r"\bcan'?t get (in)?to mosaic\b|\bcan'?t get in\b", _I), 2),
     ("account_locked", "Welsh account locked", _(r"\b(cyfrinair|wedi cloi|wedi'?i gloi|datgloi|ailosod)\b", _I), 4),
     ("account_locked", "password", _(r"(?<!changed my )(?<!change my )(?<!reset my )\bpassword\b", _I), 2),
@@ -281,6 +282,9 @@ CUES: list[tuple[str, str, re.Pattern, float]] = [
                                         r"|\b(team|office|service|we|I|I'm|we're|we are|I am)\b[^.?!\n]{0,15}\brelocat(e|ing|ed)\b"
                                         r"|\brelocat(e|ing|ed)\b[^.?!\n]{0,50}\b(office|offices|hub|house|building|centre|depot)\b"
                                         r"|\b(moved|moving) (to|office)[^.?!\n]{0,40}\boffices?\b", _I), 4),
+    # 'I'll be working out of the Boston office instead of Lincoln' (see p2-68)
+    ("work_base_change", "working from an office", _(r"\b(working|work|based|be) (out of|from|at) (the )?[A-Z]?[\w' ]{0,20}\b(office|offices|hub|depot|building)\b"
+                                                     r"[^.?!\n]{0,30}\binstead of\b", _I), 3),
     ("work_base_change", "based at", _(r"\bbased (at|in)\b", _I), 1.5),
 ]
 
