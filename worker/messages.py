@@ -15,7 +15,7 @@ from parsers import ParseResult
 from sqlmodel import Session, select
 
 from .mailbox import RawMessage
-from .store import StoredMessage
+from .store import StoredMessage, new_row
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ def build_stored_message(raw: RawMessage, key: str, result: ParseResult | None,
     """The messages row for one fetched message (raw bytes kept; text stored masked)."""
     msg = result.message if result is not None else None
     error = crash or (result.error if result is not None else None)
-    return StoredMessage(
-        message_key=key,
+    return new_row(
+        StoredMessage, message_key=key,
         message_id=msg.message_id[:998] if msg and msg.message_id else None,
         raw_sha256=hashlib.sha256(raw.data).hexdigest(),
         raw=raw.data,

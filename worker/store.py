@@ -10,16 +10,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, DateTime, Index, LargeBinary, Text, event, insert, text
 from sqlalchemy.engine import Engine, make_url
+from pydantic_core import PydanticUndefined
+from sqlalchemy.orm import instrumentation
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from . import rowbuffer
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=SQLModel)
 
 # parse_error of a message the parser raised on (a bug): replaying it re-files it
 PARSER_CRASHED = "parser crashed: "
@@ -398,6 +401,28 @@ def insert_row(session: Session, row: SQLModel) -> SQLModel:
     if returning:
         row.id = result.scalar_one()  # type: ignore[attr-defined]
     return row
+
+
+_DEFAULTS: dict[type, dict[str, tuple[bool, Any]]] = {}
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """A new (transient) row object built the way the ORM builds a row it loads: the model's
+    defaults, then `values`, with no per-field validation or events. SQLModel's own __init__
+    costs ~60 us a ticket, a tenth of a batch's store time. Values are taken as given."""
+    defaults = _DEFAULTS.get(model)
+    if defaults is None:
+        defaults = _DEFAULTS[model] = {
+            name: (True, f.default_factory) if f.default_factory is not None else (False, f.default)
+            for name, f in model.model_fields.items()}
+    row = instrumentation.manager_of_class(model).new_instance()
+    for name, (factory, default) in defaults.items():
+        if name not in values:
+            if default is PydanticUndefined:
+                raise TypeError(f"new_row({model.__name__}): {name} is required")
+            row.__dict__[name] = default() if factory else default
+    row.__dict__.update(values)
+    return row  # type: ignore[no-any-return]
 
 
 def new_id(session: Session, model: type[SQLModel]) -> int | None:

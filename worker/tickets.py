@@ -101,8 +101,8 @@ class TicketWriter:
         fields = mask_value(dict(request.fields))
         action = "triage" if verdict.external else request.action
         notes = list(request.notes) + (["external_sender"] if verdict.external else [])
-        ticket = Ticket(
-            type=request.type, action=action,
+        ticket = store.new_row(
+            Ticket, type=request.type, action=action,
             status=STATUS_FOR_ACTION.get(action, "triage"),
             fields=fields, parsed_fields=dict(fields),
             missing=list(request.missing), cues=mask_value([c.as_json() for c in request.cues]),
@@ -115,17 +115,18 @@ class TicketWriter:
             requester_team=(r.team or None) and r.team[:255],
             requester_phone=(r.phone or None) and r.phone[:64],
             sensitive=bool(request.sensitive), sensitive_kinds=list(request.sensitive),
-            edited_fields=[],  # every default_factory given: pydantic inspects factories (slow)
+            edited_fields=[],
             created_at=self.now, updated_at=self.now)
         return self._insert(session, ticket, stored, request.missing)
 
     def _unreadable(self, session: Session, stored: StoredMessage, error: str | None,
                     notes: tuple[str, ...] = ("unreadable",),
                     sender: str | None = None) -> Ticket:
-        ticket = Ticket(type="unknown", action="triage", status="triage",
-                        notes=list(notes), subject=stored.subject,
-                        requester_email=(sender or stored.sender_email or "").lower()[:320]
-                        or None, created_at=self.now, updated_at=self.now)
+        ticket = store.new_row(Ticket, type="unknown", action="triage", status="triage",
+                               notes=list(notes), subject=stored.subject,
+                               requester_email=(sender or stored.sender_email or "")
+                               .lower()[:320] or None, created_at=self.now,
+                               updated_at=self.now)
         ticket = self._insert(session, ticket, stored, ())
         store.add_event(session, ticket.id, "parse_error", self.now,
                         error=(error or "unknown").split(":")[0])
@@ -174,9 +175,9 @@ class TicketWriter:
     def _no_sender(self, session: Session, stored: StoredMessage
                    ) -> tuple[list[Ticket], str, int]:
         """A `triage` ticket staff see, never a reply: there is nobody to send one to."""
-        ticket = Ticket(type="unknown", action="triage", status="triage",
-                        notes=["no_sender_address"], subject=stored.subject,
-                        requester_email=None, created_at=self.now, updated_at=self.now)
+        ticket = store.new_row(Ticket, type="unknown", action="triage", status="triage",
+                               notes=["no_sender_address"], subject=stored.subject,
+                               requester_email=None, created_at=self.now, updated_at=self.now)
         ticket = self._insert(session, ticket, stored, ())
         store.add_event(session, ticket.id, "not_answered", self.now,
                         reason="no sender address: nobody to reply to")
