@@ -3,7 +3,8 @@
 Inside `buffered(session)`, store.insert_row / insert_values queue their rows here instead of
 executing them; the rows go out as one executemany per table (parents before children) when the
 block ends, when `flush()` is called, and before any ORM statement the session executes (a
-query, an ORM UPDATE), so every read in the transaction still sees every row written before it.
+query, an ORM UPDATE: the rows of the tables it names and of the tables they refer to), so
+every read in the transaction still sees every row written before it.
 Ids come from the table's own counter without a round trip per row: on PostgreSQL a block of
 `nextval` of the column's sequence in one SELECT, elsewhere (SQLite, which holds its write lock
 for the whole transaction: BEGIN IMMEDIATE) one past the table's highest id.
@@ -20,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel
 
 log = logging.getLogger(__name__)
@@ -65,15 +67,36 @@ class RowBuffer:
         """Drop the queued rows (their savepoint is being rolled back)."""
         self.rows = {}
 
-    def flush(self) -> None:
-        """Send every queued row: one executemany per table and column set, parents first."""
+    def flush(self, tables: set[str] | None = None) -> None:
+        """Send the queued rows (of `tables` and the tables they refer to, or all): one
+        executemany per table and column set, parents first."""
         if not self.rows:
             return
-        rows, self.rows = self.rows, {}
-        order = {t.name: n for n, t in enumerate(SQLModel.metadata.sorted_tables)}
+        wanted = None if tables is None else _with_parents(tables)
+        order = _table_order()
+        keys = sorted((k for k in self.rows if wanted is None or k[0] in wanted),
+                      key=lambda k: order.get(k[0], 0))
         conn = self.session.connection()
-        for (name, _), values in sorted(rows.items(), key=lambda kv: order.get(kv[0][0], 0)):
-            conn.execute(insert(self.tables[name]), values)
+        for key in keys:
+            conn.execute(insert(self.tables[key[0]]), self.rows.pop(key))
+
+
+def _table_order() -> dict[str, int]:
+    return {t.name: n for n, t in enumerate(SQLModel.metadata.sorted_tables)}
+
+
+def _with_parents(names: set[str]) -> set[str]:
+    """These tables and every table their foreign keys refer to, transitively."""
+    found, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        table = SQLModel.metadata.tables.get(name)
+        if table is not None:
+            todo += [fk.column.table.name for fk in table.foreign_keys]
+    return found
 
 
 def active(session: Session) -> RowBuffer | None:
@@ -98,5 +121,7 @@ def buffered(session: Session, reserve: dict[str, int] | None = None) -> Iterato
 def _flush_before_orm_statement(state: ORMExecuteState) -> None:
     """A query or ORM UPDATE in a buffered session first sends the rows queued before it."""
     buffer = state.session.info.get(_KEY)
-    if buffer is not None:
-        buffer.flush()
+    if buffer is not None and buffer.rows:
+        tables = {t.name for t in find_tables(state.statement, include_joins=True,
+                                              include_crud=True, include_aliases=True)}
+        buffer.flush(tables or None)  # none found: everything
