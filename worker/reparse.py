@@ -22,11 +22,11 @@ from sqlmodel import Session, select
 from . import conversation
 from .messages import mask_value
 from .staff import AuditEntry
-from .store import STATUS_FOR_ACTION, StoredMessage, Store, Ticket, TicketMessage, add_event
+from .store import (STATUS_FOR_ACTION, Store, Ticket, TicketMessage, add_event,
+                    human_messages_of_ticket)
 
 log = logging.getLogger(__name__)
 
-HUMAN_ROLES = ("request", "follow_up")  # machine mail is linked under its screen kind
 STAFF_STATUSES = frozenset({"in_progress", "resolved"})
 SKIPPED_STATUSES = ("ignored", "superseded")  # machine mail, and tickets replaced by others
 # audit actions that only look at a ticket; anything else means staff acted on it
@@ -68,15 +68,6 @@ class ReparseReport:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def human_messages(session: Session, ticket_id: int) -> list[tuple[str, StoredMessage]]:
-    """(role, message) of a ticket's request and follow-ups, oldest first."""
-    rows = session.exec(select(TicketMessage.role, StoredMessage).join(StoredMessage)
-                        .where(TicketMessage.ticket_id == ticket_id,
-                               TicketMessage.role.in_(HUMAN_ROLES))  # type: ignore[attr-defined]
-                        .order_by(StoredMessage.id))  # type: ignore[arg-type]
-    return [(role, m) for role, m in rows]
-
-
 def touched_by_staff(session: Session, ticket: Ticket) -> bool:
     """Staff edited a field, acted on it (retype, assign, note, reply...) or own its status."""
     if ticket.edited_fields or ticket.status in STAFF_STATUSES or ticket.assignee:
@@ -95,21 +86,21 @@ def _siblings(session: Session, message_row_id: int) -> list[int]:
 def read_again(session: Session, ticket: Ticket, options: ParseOptions
                ) -> tuple[Request | None, str | None]:
     """The ticket's request as the current parser reads it, or (None, reason to skip)."""
-    messages = human_messages(session, ticket.id or 0)
-    if not messages or messages[0][0] != "request" or any(not m.raw for _, m in messages):
+    # people's mail only: auto-replies and bounces noted on the ticket never feed a re-read
+    messages = human_messages_of_ticket(session, ticket.id or 0)
+    siblings = _siblings(session, messages[0].id or 0) if messages else []
+    if ticket.id not in siblings or any(not m.raw for m in messages):
         return None, "no_stored_request"
-    first = messages[0][1]
-    result = parsers.parse(first.raw, options)
+    result = parsers.parse(messages[0].raw, options)
     requests = list(result.requests)
     if result.error or not requests:
         return None, "unreadable"
-    siblings = _siblings(session, first.id or 0)
     if len(siblings) == len(requests):
-        request = requests[siblings.index(ticket.id)] if ticket.id in siblings else requests[0]
+        request = requests[siblings.index(ticket.id)]
     else:  # the message now holds a different number of requests: staff split or merge
         return None, "request_count_changed"
     if len(messages) > 1 and request.type in REQUEST_TYPES:
-        whole = conversation.reparse([m.raw for _, m in messages], options, request.type)
+        whole = conversation.reparse([m.raw for m in messages], options, request.type)
         request = whole or request
     return request, None
 
