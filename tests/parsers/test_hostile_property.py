@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import quopri
 import re
 from email.message import EmailMessage
 from email.policy import SMTP
-from typing import Any
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from parsers import ParseOptions, parse
+
+from tests.parsers.test_message_bugcases import assert_utf8_everywhere
 
 FAST = settings(max_examples=int(__import__("os").environ.get("HYPOTHESIS_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CHARSETS = ["utf-8", "us-ascii", "iso-8859-1", "windows-1252", "iso-2022-jp", "shift_jis",
@@ -102,27 +102,10 @@ def message(draw: st.DrawFn) -> bytes:
     return draw(headers()) + b"MIME-Version: 1.0\r\n" + draw(mime_tree)
 
 
-def assert_utf8(value: Any) -> None:
-    if isinstance(value, str):
-        value.encode("utf-8")
-    elif isinstance(value, bytes):
-        return
-    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-        for f in dataclasses.fields(value):
-            assert_utf8(getattr(value, f.name))
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            assert_utf8(k)
-            assert_utf8(v)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            assert_utf8(item)
-
-
 def check_result(data: bytes) -> None:
     result = parse(data, ParseOptions(own_addresses=("helpdesk@example-council.gov.uk",)))
     assert result.message is not None or result.error
-    assert_utf8(result)
+    assert_utf8_everywhere(result)
     json.dumps([r.as_json() for r in result.requests], ensure_ascii=False).encode("utf-8")
     if result.message is not None:
         msg = result.message
